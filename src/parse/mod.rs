@@ -8,6 +8,7 @@
 )]
 
 pub mod cmdline;
+pub mod pattern;
 pub mod text;
 
 pub use text::Text;

@@ -8,6 +8,7 @@
 )]
 
 pub mod cmdline;
+pub mod modules;
 pub mod pattern;
 pub mod text;
 

@@ -11,5 +11,6 @@ pub mod cmdline;
 pub mod modules;
 pub mod pattern;
 pub mod text;
+pub mod uevent;
 
 pub use text::Text;

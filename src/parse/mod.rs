@@ -9,6 +9,7 @@
 
 pub mod cmdline;
 pub mod modules;
+pub mod mountinfo;
 pub mod pattern;
 pub mod text;
 pub mod uevent;

@@ -10,6 +10,7 @@
 pub mod cmdline;
 pub mod modules;
 pub mod mountinfo;
+pub mod options;
 pub mod pattern;
 pub mod text;
 pub mod uevent;

@@ -437,7 +437,15 @@ pub fn build(opts: &Options) -> Result<Report> {
             meta_file("modules.alias", s.into_bytes())?;
         }
         match &k.builtin_raw {
-            Some(b) => meta_file("modules.builtin", b.clone())?,
+            Some(b) => img.add(
+                Entry::file(
+                    &format!("{base}/modules.builtin"),
+                    0o644,
+                    Data::Bytes(b.clone()),
+                    &format!("copied from {}", k.dir.display()),
+                )?,
+                Priority::Default,
+            )?,
             None => notes.push(format!(
                 "{} has no modules.builtin; the image will not know the built-in modules",
                 k.dir.display()

@@ -1,0 +1,394 @@
+//! Filesystem identification from a device's first bytes, reporting type, UUID and label
+//! the way blkid prints them, so `root=UUID=…` and `LABEL=…` match what users copy from
+//! `blkid`. Checked against blkid 2.38 on images made by mkfs.* (tests/fixtures/superblock).
+
+use super::text::{hex_digit, Text};
+
+/// Bytes to read from the start of a device: enough for btrfs's superblock at 64 KiB.
+pub const PROBE_LEN: usize = 69632;
+
+/// The filesystems rdinit recognises.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub enum FsType {
+    Ext2,
+    Ext3,
+    Ext4,
+    Vfat,
+    Iso9660,
+    Squashfs,
+    Erofs,
+    Btrfs,
+    Xfs,
+    Swap,
+}
+
+impl FsType {
+    /// The type blkid reports, for messages.
+    pub fn name(self) -> &'static [u8] {
+        match self {
+            FsType::Ext2 => b"ext2",
+            FsType::Ext3 => b"ext3",
+            FsType::Ext4 => b"ext4",
+            FsType::Vfat => b"vfat",
+            FsType::Iso9660 => b"iso9660",
+            FsType::Squashfs => b"squashfs",
+            FsType::Erofs => b"erofs",
+            FsType::Btrfs => b"btrfs",
+            FsType::Xfs => b"xfs",
+            FsType::Swap => b"swap",
+        }
+    }
+
+    /// The type to pass to mount(2): the ext4 driver mounts ext2 and ext3 too, and Debian
+    /// builds no separate ones. `None` for swap, which is not mountable.
+    pub fn mount_type(self) -> Option<&'static [u8]> {
+        match self {
+            FsType::Ext2 | FsType::Ext3 => Some(b"ext4"),
+            FsType::Swap => None,
+            other => Some(other.name()),
+        }
+    }
+}
+
+/// What a probe found. Empty `uuid`/`label` mean the filesystem has none.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub struct Superblock {
+    pub fstype: FsType,
+    pub uuid: Text<37>,
+    pub label: Text<64>,
+}
+
+fn arr<const N: usize>(h: &[u8], off: usize) -> Option<[u8; N]> {
+    h.get(off..off.checked_add(N)?)?.try_into().ok()
+}
+
+fn le16(h: &[u8], off: usize) -> Option<u16> {
+    arr(h, off).map(u16::from_le_bytes)
+}
+
+fn le32(h: &[u8], off: usize) -> Option<u32> {
+    arr(h, off).map(u32::from_le_bytes)
+}
+
+fn byte(h: &[u8], off: usize) -> Option<u8> {
+    h.get(off).copied()
+}
+
+/// 16 bytes as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`; all zeros is "no UUID", as in blkid.
+fn uuid(h: &[u8], off: usize) -> Option<Text<37>> {
+    let raw: [u8; 16] = arr(h, off)?;
+    let mut t = Text::new();
+    if raw.iter().any(|&b| b != 0) {
+        for (i, b) in raw.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                t.push(b'-');
+            }
+            t.push_hex(*b);
+        }
+    }
+    Some(t)
+}
+
+/// A NUL- or space-padded on-disk label, cut at the first NUL, trailing spaces dropped.
+fn label(h: &[u8], off: usize, len: usize) -> Option<Text<64>> {
+    let raw = h.get(off..off.checked_add(len)?)?;
+    let end = raw.iter().position(|&c| c == 0).unwrap_or(raw.len());
+    let mut t = Text::from_bytes(raw.get(..end).unwrap_or(&[]));
+    t.trim_end(b" ");
+    Some(t)
+}
+
+fn found(fstype: FsType, uuid: Text<37>, label: Text<64>) -> Option<Superblock> {
+    Some(Superblock { fstype, uuid, label })
+}
+
+/// ext2/3/4 at 1024, told apart by features the way blkid does: a journal makes ext3,
+/// any feature the ext2/ext3 drivers lack makes ext4.
+fn ext(h: &[u8]) -> Option<Superblock> {
+    const SB: usize = 1024;
+    const HAS_JOURNAL: u32 = 0x4;
+    const JOURNAL_DEV: u32 = 0x8;
+    const RO_SUPP: u32 = 0x7; // sparse_super, large_file, btree_dir
+    const EXT2_INCOMPAT_SUPP: u32 = 0x12; // filetype, meta_bg
+    const EXT3_INCOMPAT_SUPP: u32 = 0x16; // … and recover
+    if le16(h, SB + 0x38)? != 0xEF53 {
+        return None;
+    }
+    let compat = le32(h, SB + 0x5C)?;
+    let incompat = le32(h, SB + 0x60)?;
+    let ro_compat = le32(h, SB + 0x64)?;
+    if incompat & JOURNAL_DEV != 0 {
+        return None;
+    }
+    let journal = compat & HAS_JOURNAL != 0;
+    let supp = if journal { EXT3_INCOMPAT_SUPP } else { EXT2_INCOMPAT_SUPP };
+    let fstype = if ro_compat & !RO_SUPP != 0 || incompat & !supp != 0 {
+        FsType::Ext4
+    } else if journal {
+        FsType::Ext3
+    } else {
+        FsType::Ext2
+    };
+    found(fstype, uuid(h, SB + 0x68)?, label(h, SB + 0x78, 16)?)
+}
+
+/// btrfs's superblock at 64 KiB.
+fn btrfs(h: &[u8]) -> Option<Superblock> {
+    const SB: usize = 65536;
+    if h.get(SB + 64..SB + 72)? != b"_BHRfS_M" {
+        return None;
+    }
+    found(FsType::Btrfs, uuid(h, SB + 32)?, label(h, SB + 0x12b, 256)?)
+}
+
+/// XFS: big-endian `XFSB` at 0 with a sane block size.
+fn xfs(h: &[u8]) -> Option<Superblock> {
+    if h.get(..4)? != b"XFSB" {
+        return None;
+    }
+    let bs = u32::from_be_bytes(arr(h, 4)?);
+    if !(512..=65536).contains(&bs) || !bs.is_power_of_two() {
+        return None;
+    }
+    found(FsType::Xfs, uuid(h, 32)?, label(h, 108, 12)?)
+}
+
+/// EROFS at 1024.
+fn erofs(h: &[u8]) -> Option<Superblock> {
+    if le32(h, 1024)? != 0xE0F5_E1E2 {
+        return None;
+    }
+    found(FsType::Erofs, uuid(h, 1024 + 48)?, label(h, 1024 + 64, 16)?)
+}
+
+/// squashfs 4 (the only version Linux mounts): `hsqs` at 0; no UUID or label.
+fn squashfs(h: &[u8]) -> Option<Superblock> {
+    if h.get(..4)? != b"hsqs" || le16(h, 28)? != 4 {
+        return None;
+    }
+    found(FsType::Squashfs, Text::new(), Text::new())
+}
+
+/// An ISO 9660 date `YYYYMMDDHHMMSSCC` as blkid's UUID `YYYY-MM-DD-HH-MM-SS-CC`; all
+/// zeros with a zero zone offset means "not set".
+fn iso_date(h: &[u8], off: usize) -> Option<Text<37>> {
+    let d: [u8; 16] = arr(h, off)?;
+    let zone = byte(h, off + 16)?;
+    if !d.iter().all(u8::is_ascii_digit) || (d.iter().all(|&c| c == b'0') && zone == 0) {
+        return None;
+    }
+    let mut t = Text::new();
+    for (i, &c) in d.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10 | 12 | 14) {
+            t.push(b'-');
+        }
+        t.push(c);
+    }
+    Some(t)
+}
+
+/// ISO 9660: the primary volume descriptor at 32 KiB. blkid takes the UUID from the
+/// modification date, else the creation date. The label is the PVD's volume id (blkid may
+/// prefer a Joliet name; mkisofs writes the same text to both unless it is too long).
+fn iso9660(h: &[u8]) -> Option<Superblock> {
+    const PVD: usize = 32768;
+    if byte(h, PVD)? != 1 || h.get(PVD + 1..PVD + 6)? != b"CD001" {
+        return None;
+    }
+    let uuid = iso_date(h, PVD + 830).or_else(|| iso_date(h, PVD + 813)).unwrap_or_default();
+    found(FsType::Iso9660, uuid, label(h, PVD + 40, 32)?)
+}
+
+/// Linux swap v1: `SWAPSPACE2` at the end of the first page, for the page sizes in use.
+fn swap(h: &[u8]) -> Option<Superblock> {
+    if ![4096usize, 8192, 16384, 65536].iter().any(|p| h.get(p - 10..*p) == Some(b"SWAPSPACE2")) {
+        return None;
+    }
+    // The header's fields sit at 1024 whatever the page size.
+    found(FsType::Swap, uuid(h, 1036)?, label(h, 1052, 16)?)
+}
+
+/// FAT12/16/32 from the boot sector's BPB. Last in line: its checks are the weakest.
+/// Label and serial come from the extended boot record (FAT32 keeps it further down);
+/// `NO NAME` is mkfs's way of saying none.
+fn vfat(h: &[u8]) -> Option<Superblock> {
+    if h.get(510..512)? != [0x55, 0xAA] || !matches!(byte(h, 0)?, 0xEB | 0xE9) {
+        return None;
+    }
+    let bytes_per_sector = le16(h, 11)?;
+    let per_cluster = byte(h, 13)?;
+    let media = byte(h, 21)?;
+    let sane = matches!(bytes_per_sector, 512 | 1024 | 2048 | 4096)
+        && per_cluster.is_power_of_two()
+        && le16(h, 14)? != 0
+        && matches!(byte(h, 16)?, 1 | 2)
+        && (media == 0xF0 || media >= 0xF8);
+    if !sane {
+        return None;
+    }
+    let fat32 = le16(h, 22)? == 0;
+    if fat32 && le32(h, 36)? == 0 {
+        return None;
+    }
+    let ebr = if fat32 { 0x42 } else { 0x26 };
+    let sig = byte(h, ebr)?;
+    let mut uuid = Text::new();
+    if matches!(sig, 0x28 | 0x29) {
+        let s: [u8; 4] = arr(h, ebr + 1)?;
+        for (i, b) in s.iter().rev().enumerate() {
+            if i == 2 {
+                uuid.push(b'-');
+            }
+            uuid.push(hex_digit(b >> 4).to_ascii_uppercase());
+            uuid.push(hex_digit(*b).to_ascii_uppercase());
+        }
+    }
+    let mut name = Text::new();
+    if sig == 0x29 {
+        name = label(h, ebr + 5, 11)?;
+        if name.as_bytes() == b"NO NAME" {
+            name = Text::new();
+        }
+    }
+    found(FsType::Vfat, uuid, name)
+}
+
+type Probe = fn(&[u8]) -> Option<Superblock>;
+
+/// Probes in order of how specific the magic is; vfat goes last.
+const PROBES: [Probe; 8] = [ext, btrfs, xfs, erofs, squashfs, iso9660, swap, vfat];
+
+/// Identifies the filesystem in a device's first [`PROBE_LEN`] bytes; shorter input is
+/// probed for whatever fits in it.
+pub fn probe(head: &[u8]) -> Option<Superblock> {
+    PROBES.iter().find_map(|p| p(head))
+}
+
+/// Whether `head` starts a live-boot bundle: a squashfs or EROFS image.
+pub fn is_bundle_image(head: &[u8]) -> Option<FsType> {
+    squashfs(head).or_else(|| erofs(head)).map(|s| s.fstype)
+}
+
+/// UUIDs as users type them: blkid prints FAT serials upper-case, others lower-case.
+pub fn uuid_eq(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Rebuilds an image head from a `sparse.py` fixture (u32le offset, u32le len, bytes).
+    pub(crate) fn sparse(path: &str) -> Vec<u8> {
+        let data = std::fs::read(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let mut out = vec![0u8; PROBE_LEN];
+        let mut rest = &data[..];
+        while rest.len() >= 8 {
+            let off = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+            let len = u32::from_le_bytes(rest[4..8].try_into().unwrap()) as usize;
+            out[off..off + len].copy_from_slice(&rest[8..8 + len]);
+            rest = &rest[8 + len..];
+        }
+        out
+    }
+
+    fn check(fixture: &str, fstype: FsType, uuid: &str, label: &str) {
+        let head = sparse(&format!("superblock/{fixture}.sparse"));
+        let sb = probe(&head).unwrap_or_else(|| panic!("{fixture}: nothing found"));
+        assert_eq!(sb.fstype, fstype, "{fixture}");
+        assert_eq!(std::str::from_utf8(sb.uuid.as_bytes()).unwrap(), uuid, "{fixture}");
+        assert_eq!(std::str::from_utf8(sb.label.as_bytes()).unwrap(), label, "{fixture}");
+    }
+
+    /// Expected values are blkid's output on the same images (superblock/blkid.txt).
+    #[test]
+    fn real_images_match_blkid() {
+        check("ext2", FsType::Ext2, "63a74ac8-b4f9-46d8-8ad7-fbe1d9d202e9", "");
+        check("ext3", FsType::Ext3, "567cf54a-14ee-482c-961e-a05dd21e1dbf", "old3");
+        check("ext4", FsType::Ext4, "3e6be9de-8139-4a3f-9106-a43f08d823a6", "rootfs");
+        check("vfat12", FsType::Vfat, "1D98-E451", "MY DISK");
+        check("vfat16", FsType::Vfat, "1D98-D463", "");
+        check("vfat32", FsType::Vfat, "1A2B-3C4D", "SLAXUSB");
+        check("squashfs", FsType::Squashfs, "", "");
+        check("erofs", FsType::Erofs, "0f3c1b2a-1111-4222-8333-444455556666", "");
+        check("iso9660", FsType::Iso9660, "2026-11-22-01-14-01-00", "SLAX_15");
+        check("iso9660-dates", FsType::Iso9660, "2021-11-12-13-14-15-00", "LIVE");
+        check("iso9660-mbr", FsType::Iso9660, "2026-11-22-01-14-52-00", "SLAXHYB");
+        check("btrfs", FsType::Btrfs, "de784179-dde6-4efe-9307-80089abbdf65", "bt");
+        check("xfs", FsType::Xfs, "2f0e918a-8028-46f9-a547-b863bdb9418f", "xf");
+        check("swap", FsType::Swap, "3bb0f777-e66a-46bc-8fac-5b9835b684f7", "sw");
+    }
+
+    #[test]
+    fn types() {
+        assert_eq!(FsType::Ext3.name(), b"ext3");
+        assert_eq!(FsType::Ext3.mount_type(), Some(&b"ext4"[..]));
+        assert_eq!(FsType::Vfat.mount_type(), Some(&b"vfat"[..]));
+        assert_eq!(FsType::Swap.mount_type(), None);
+    }
+
+    #[test]
+    fn short_and_garbage_input() {
+        assert_eq!(probe(&[]), None);
+        assert_eq!(probe(&[0u8; PROBE_LEN]), None);
+        assert_eq!(probe(&[0xffu8; PROBE_LEN]), None);
+        let ext4 = sparse("superblock/ext4.sparse");
+        // Cut inside the superblock: not enough to say.
+        assert_eq!(probe(&ext4[..1100]), None);
+        assert_eq!(probe(&ext4[..2048]).unwrap().fstype, FsType::Ext4);
+        let vfat = sparse("superblock/vfat32.sparse");
+        assert_eq!(probe(&vfat[..512]).unwrap().label.as_bytes(), b"SLAXUSB");
+        assert_eq!(probe(&vfat[..511]), None);
+        // A partition table alone is not a filesystem.
+        assert_eq!(probe(&sparse("partition/mbr.sparse")), None);
+        assert_eq!(probe(&sparse("partition/gpt.sparse")), None);
+        // A byte flipped in the magic.
+        let mut bad = sparse("superblock/btrfs.sparse");
+        bad[65536 + 64] ^= 1;
+        assert_eq!(probe(&bad), None);
+    }
+
+    #[test]
+    fn ext_journal_device_is_not_a_filesystem() {
+        let mut h = sparse("superblock/ext3.sparse");
+        h[1024 + 0x60] |= 0x8;
+        assert_eq!(probe(&h), None);
+    }
+
+    #[test]
+    fn erofs_volume_name() {
+        let mut h = sparse("superblock/erofs.sparse");
+        h[1024 + 64..1024 + 64 + 7].copy_from_slice(b"bundle1");
+        let sb = probe(&h).unwrap();
+        assert_eq!(sb.label.as_bytes(), b"bundle1");
+        assert_eq!(is_bundle_image(&h), Some(FsType::Erofs));
+    }
+
+    #[test]
+    fn bundles() {
+        assert_eq!(is_bundle_image(&sparse("superblock/squashfs.sparse")), Some(FsType::Squashfs));
+        assert_eq!(is_bundle_image(&sparse("superblock/ext4.sparse")), None);
+        assert_eq!(is_bundle_image(b"hsqs"), None);
+        let mut v3 = sparse("superblock/squashfs.sparse");
+        v3[28] = 3;
+        assert_eq!(is_bundle_image(&v3), None);
+    }
+
+    #[test]
+    fn iso_dates() {
+        let mut h = sparse("superblock/iso9660-dates.sparse");
+        // Modification date unset: the creation date is used.
+        h[32768 + 830..32768 + 847].copy_from_slice(b"0000000000000000\0");
+        assert_eq!(probe(&h).unwrap().uuid.as_bytes(), b"2019-01-02-03-04-05-00");
+        h[32768 + 813..32768 + 830].copy_from_slice(b"0000000000000000\0");
+        assert_eq!(probe(&h).unwrap().uuid.as_bytes(), b"");
+    }
+
+    #[test]
+    fn uuid_compare() {
+        assert!(uuid_eq(b"1a2b-3c4d", b"1A2B-3C4D"));
+        assert!(!uuid_eq(b"1a2b-3c4d", b"1a2b3c4d"));
+    }
+}

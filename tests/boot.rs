@@ -1,1 +1,308 @@
+//! Boot tests: Debian's kernel in QEMU (TCG) with rdinit as /init, asserting on the console.
+//!
+//! Images come from the xtask harness (built once per run under target/boot-images/, shared
+//! between scenarios); at most two QEMUs run at once. A failing scenario prints its whole
+//! console; every log is also kept in target/boot-images/logs/<test>.log.
+//!
+//! `harness_*` tests boot a hand-made busybox initramfs instead of rdinit: they prove the
+//! harness itself (QEMU, serial capture and input, monitor hot-add, timeouts, the image
+//! builders and the probe init) whatever the state of the init.
 
+use std::time::Duration;
+use xtask::fixtures::{self, *};
+use xtask::selftest::busybox_initramfs;
+use xtask::{erofs, iso, squashfs, BootLog, Outcome, Qemu, RootTree};
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+/// What every successful switch to a probe root shows.
+fn assert_switched(log: &BootLog, source: &str, fstype: &str, mode: &str) {
+    log.assert_no_panic()
+        .assert_probe("pid", "1")
+        .assert_probe("root", &format!("{source} {fstype} {mode}"))
+        .assert_contains("PROBE mount /dev devtmpfs")
+        .assert_contains("PROBE mount /proc proc")
+        .assert_contains("PROBE mount /sys sysfs")
+        .assert_contains("PROBE mount /run tmpfs")
+        .assert_probe("initramfs-gone", "yes")
+        .assert_contains("PROBE done")
+        .assert_exited();
+}
+
+/// rdinit with the storage initramfs, one virtio disk, these parameters.
+fn boot(name: &str, initrd: std::path::PathBuf, disk: std::path::PathBuf, params: &str) -> BootLog {
+    Qemu::new(name, initrd).disk(disk).append(params).run()
+}
+
+const TYPED: &str = "echo RESCUE-$((40+2))\n";
+const RESCUE: &str = "rdinit: starting rescue shell /bin/sh";
+
+/// Boots into the rescue path and types into the shell once it starts.
+fn boot_rescue(name: &str, disk: std::path::PathBuf, params: &str) -> BootLog {
+    Qemu::new(name, fixtures::initrd_busybox())
+        .disk(disk)
+        .append(params)
+        .send_on(RESCUE, TYPED)
+        .stop_at("RESCUE-42")
+        .run()
+}
+
+// ---------------------------------------------------------------------------------------
+// root= scenarios
+
+#[test]
+fn root_dev_vda() {
+    let log = boot("root_dev_vda", fixtures::initrd(), fixtures::root_ext4(), "root=/dev/vda");
+    log.assert_in_order(&["rdinit: root /dev/vda is vda (ext4)", "rdinit: exec /sbin/init", "PROBE pid=1"]);
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+    log.assert_probe("args", "");
+}
+
+#[test]
+fn root_label_with_debug_stages() {
+    let params = format!("root=LABEL={ROOT_LABEL} debug");
+    let log = boot("root_label", fixtures::initrd(), fixtures::root_ext4(), &params);
+    log.assert_in_order(&[&format!("rdinit: root LABEL={ROOT_LABEL} is vda (ext4)"), "rdinit: exec /sbin/init"]);
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+    // `debug`: stage lines `rdinit: [<ms> ms] <stage>`.
+    let stages: Vec<&str> = log
+        .rdinit_lines()
+        .into_iter()
+        .filter(|l| {
+            l.strip_prefix("rdinit: [")
+                .and_then(|r| r.split_once(" ms] "))
+                .is_some_and(|(ms, stage)| ms.trim().parse::<u64>().is_ok() && !stage.is_empty())
+        })
+        .collect();
+    if stages.len() < 2 {
+        log.fail(&format!("debug: expected stage lines `rdinit: [<ms> ms] <stage>`, got {stages:?}"));
+    }
+}
+
+#[test]
+fn root_uuid_with_rootfstype_and_rootflags() {
+    let params = format!("root=UUID={ROOT_UUID} rootfstype=ext4 rootflags=commit=7");
+    let log = boot("root_uuid", fixtures::initrd(), fixtures::root_ext4(), &params);
+    log.assert_contains(&format!("rdinit: root UUID={ROOT_UUID} is vda (ext4)"));
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+    let opts = log.probe("rootopts").unwrap_or("");
+    if !opts.split(',').any(|o| o == "commit=7") {
+        log.fail(&format!("rootflags=commit=7 not in the root's mount options {opts:?}"));
+    }
+}
+
+#[test]
+fn root_partuuid_on_gpt() {
+    let params = format!("root=PARTUUID={PART_UUID}");
+    let log = boot("root_partuuid", fixtures::initrd(), fixtures::root_gpt(), &params);
+    log.assert_contains(&format!("rdinit: root PARTUUID={PART_UUID} is vda2 (ext4)"));
+    assert_switched(&log, "/dev/vda2", "ext4", "ro");
+}
+
+#[test]
+fn root_partlabel_on_gpt() {
+    let params = format!("root=PARTLABEL={PART_LABEL}");
+    let log = boot("root_partlabel", fixtures::initrd(), fixtures::root_gpt(), &params);
+    log.assert_contains(&format!("rdinit: root PARTLABEL={PART_LABEL} is vda2 (ext4)"));
+    assert_switched(&log, "/dev/vda2", "ext4", "ro");
+}
+
+#[test]
+fn root_vfat_detected_without_rootfstype() {
+    let params = format!("root=LABEL={VFAT_LABEL}");
+    let log = boot("root_vfat", fixtures::initrd(), fixtures::root_vfat(), &params);
+    log.assert_contains(&format!("rdinit: root LABEL={VFAT_LABEL} is vda (vfat)"));
+    assert_switched(&log, "/dev/vda", "vfat", "ro");
+}
+
+#[test]
+fn rw_mounts_root_read_write() {
+    let log = boot("rw", fixtures::initrd(), fixtures::root_ext4(), "root=/dev/vda rw");
+    assert_switched(&log, "/dev/vda", "ext4", "rw");
+}
+
+#[test]
+fn init_args_after_double_dash_reach_init() {
+    let log = boot("init_args", fixtures::initrd(), fixtures::root_ext4(), "root=/dev/vda -- one two=2 three");
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+    log.assert_probe("args", "one two=2 three");
+}
+
+#[test]
+fn rootwait_for_hot_added_disk() {
+    // No disk at boot: it arrives 5 s after the kernel started /init.
+    let log = Qemu::new("rootwait_hotplug", fixtures::initrd())
+        .append("root=/dev/vda rootwait")
+        .hot_add_disk_after("Run /init as init process", Duration::from_secs(5), fixtures::root_ext4())
+        .run();
+    log.assert_not_contains("not found after")
+        .assert_in_order(&["rdinit: root /dev/vda is vda (ext4)", "rdinit: exec /sbin/init"]);
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+}
+
+// ---------------------------------------------------------------------------------------
+// Failure paths
+
+#[test]
+fn wrong_root_diagnoses_and_starts_rescue_shell() {
+    let log = boot_rescue("wrong_root_rescue", fixtures::root_ext4(), "root=LABEL=nope rootwait=3");
+    log.assert_no_panic().assert_in_order(&[
+        "rdinit: root LABEL=nope not found after ",
+        &format!("rdinit: seen vda ext4 label={ROOT_LABEL} uuid={ROOT_UUID}"),
+        RESCUE,
+        "RESCUE-42",
+    ]);
+    log.assert_not_contains("PROBE");
+}
+
+#[test]
+fn wrong_root_without_shell_reboots_at_once_with_panic_minus_1() {
+    let log = Qemu::new("wrong_root_no_shell", fixtures::initrd())
+        .disk(fixtures::root_ext4())
+        .append("root=LABEL=nope rootwait=3 panic=-1")
+        .timeout(Duration::from_secs(75))
+        .run();
+    log.assert_no_panic()
+        .assert_in_order(&[
+            "rdinit: root LABEL=nope not found after ",
+            &format!("rdinit: seen vda ext4 label={ROOT_LABEL} uuid={ROOT_UUID}"),
+            "rdinit: no rescue shell; rebooting now",
+        ])
+        .assert_not_contains(RESCUE)
+        .assert_exited();
+}
+
+#[test]
+fn root_without_any_init_gives_rescue_shell() {
+    let params = format!("root=LABEL={NOINIT_LABEL}");
+    let log = boot_rescue("no_init", fixtures::noinit_ext4(), &params);
+    log.assert_no_panic().assert_in_order(&[
+        &format!("rdinit: root LABEL={NOINIT_LABEL} is vda (ext4)"),
+        "rdinit: no init in the new root (tried /sbin/init /etc/init /bin/init /bin/sh)",
+        RESCUE,
+        "RESCUE-42",
+    ]);
+}
+
+#[test]
+fn init_param_naming_a_missing_file_gives_rescue_shell() {
+    let log = boot_rescue("init_nonexistent", fixtures::root_ext4(), "root=/dev/vda init=/nonexistent");
+    log.assert_no_panic()
+        .assert_in_order(&["rdinit: root /dev/vda is vda (ext4)", "rdinit: init /nonexistent: ENOENT", RESCUE, "RESCUE-42"])
+        .assert_not_contains("PROBE pid");
+}
+
+// ---------------------------------------------------------------------------------------
+// Harness self-tests (no rdinit)
+
+/// The busybox initramfs mounts the probe root by hand and switch_roots into the probe:
+/// proves the ext4 builder, the probe init and the serial capture.
+#[test]
+fn harness_busybox_switch_root_runs_the_probe() {
+    let initrd = busybox_initramfs(
+        "switch",
+        &["virtio_pci", "virtio_blk", "ext4", "crc32c_generic"],
+        "mount -t ext4 -o ro /dev/vda /newroot || echo 'SELFTEST mount failed'\n\
+         mount -t tmpfs -o mode=0755 run /run\n\
+         for m in dev proc sys run; do mount --move /$m /newroot/$m; done\n\
+         exec switch_root /newroot /sbin/init selftest-arg",
+    );
+    let log = Qemu::new("harness_switch_root", initrd).disk(fixtures::root_ext4()).run();
+    log.assert_in_order(&["Run /init as init process", "SELFTEST init ready", "PROBE pid=1"])
+        .assert_not_contains("insmod");
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+    log.assert_probe("args", "selftest-arg");
+    eprintln!("harness_switch_root: {:.1} s wall, /init at {:?} s guest", log.wall.as_secs_f64(), log.printk_time_at("Run /init"));
+}
+
+/// Every image builder, read by the real kernel: GPT (+ its ESP), squashfs, EROFS on virtio;
+/// ISO on an IDE CD-ROM; vfat on a USB stick.
+#[test]
+fn harness_images_mount_in_the_guest() {
+    let tree = RootTree::new("selftest-ro").file("hello", "hello from the image\n", 0o644).build();
+    let initrd = busybox_initramfs(
+        "images",
+        &[
+            "virtio_pci", "virtio_blk", "ext4", "crc32c_generic", "vfat", "nls_cp437", "nls_ascii",
+            "squashfs", "erofs", "isofs", "ata_piix", "sr_mod", "xhci_pci", "usb_storage", "sd_mod",
+        ],
+        r#"i=0; while { [ ! -e /dev/sr0 ] || [ ! -e /dev/sda ]; } && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+show() { echo "SELFTEST $1 $(cat $2 2>&1)"; }
+grep -h PARTNAME /sys/block/vda/vda*/uevent | sed 's/^/SELFTEST /'
+for spec in LABEL=rdpart UUID=9b1f6e0a-2c4d-4e8f-a3b5-c7d9e1f3a5b7 LABEL=RDVFAT UUID=5EED-F00D; do
+    echo "SELFTEST findfs $spec $(findfs $spec)"
+done
+mkdir -p /m/p1 /m/p2 /m/sq /m/er /m/iso /m/usb
+mount -t vfat -o ro /dev/vda1 /m/p1 && [ -d /m/p1/EFI/BOOT ] && echo "SELFTEST esp ok"
+mount -t ext4 -o ro /dev/vda2 /m/p2 && [ -x /m/p2/sbin/init ] && echo "SELFTEST gpt-root ok"
+mount -t squashfs /dev/vdb /m/sq && show squashfs /m/sq/hello
+mount -t erofs /dev/vdc /m/er && show erofs /m/er/hello
+mount -t iso9660 /dev/sr0 /m/iso && show iso /m/iso/hello
+mount -t vfat -o ro /dev/sda /m/usb && [ -x /m/usb/sbin/init ] && echo "SELFTEST usb-vfat ok""#,
+    );
+    let log = Qemu::new("harness_images", initrd)
+        .disk(fixtures::root_gpt())
+        .disk(squashfs(&tree))
+        .disk(erofs(&tree))
+        .cdrom(iso(&tree, "SELFTESTISO"))
+        .usb(fixtures::root_vfat())
+        .run();
+    log.assert_not_contains("insmod")
+        .assert_contains(&format!("SELFTEST PARTNAME={PART_LABEL}"))
+        .assert_contains("SELFTEST PARTNAME=esp")
+        .assert_contains(&format!("SELFTEST findfs LABEL={PART_FS_LABEL} /dev/vda2"))
+        .assert_contains(&format!("SELFTEST findfs UUID={PART_FS_UUID} /dev/vda2"))
+        .assert_contains(&format!("SELFTEST findfs LABEL={VFAT_LABEL} /dev/sda"))
+        .assert_contains("SELFTEST findfs UUID=5EED-F00D /dev/sda")
+        .assert_contains("SELFTEST esp ok")
+        .assert_contains("SELFTEST gpt-root ok")
+        .assert_contains("SELFTEST squashfs hello from the image")
+        .assert_contains("SELFTEST erofs hello from the image")
+        .assert_contains("SELFTEST iso hello from the image")
+        .assert_contains("SELFTEST usb-vfat ok")
+        .assert_contains("SELFTEST script ended")
+        .assert_exited();
+}
+
+/// A disk hot-added through the monitor appears in the guest; text typed on the serial
+/// console reaches a shell; the stop marker ends the boot.
+#[test]
+fn harness_hot_add_and_serial_input() {
+    let initrd = busybox_initramfs(
+        "hotplug",
+        &["virtio_pci", "virtio_blk"],
+        "echo SELFTEST waiting for vda\n\
+         i=0; while [ ! -e /sys/block/vda ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n\
+         echo \"SELFTEST vda after ${i}00 ms, $(cat /sys/block/vda/size) sectors\"\n\
+         echo SELFTEST shell\n\
+         exec sh",
+    );
+    let log = Qemu::new("harness_hotplug", initrd)
+        .hot_add_disk_after("SELFTEST waiting for vda", Duration::from_secs(5), fixtures::root_ext4())
+        .send_on("SELFTEST shell", "echo INPUT-$((40+2))\n")
+        .stop_at("INPUT-42")
+        .run();
+    log.assert_in_order(&["SELFTEST waiting for vda", "virtio_blk virtio", "SELFTEST vda after", "INPUT-42"])
+        .assert_contains(" 65536 sectors");
+    assert_eq!(log.outcome, Outcome::Stopped("INPUT-42".into()), "{log}");
+    // The disk came ~5 s (wall) after the trigger, not at once.
+    let waited: u64 = log
+        .line_with("SELFTEST vda after ")
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or(0);
+    if waited < 2000 {
+        log.fail(&format!("the hot-added disk appeared after {waited} ms, expected about 5000"));
+    }
+}
+
+/// A guest that never ends is killed at the timeout, and the run returns.
+#[test]
+fn harness_timeout_kills_a_hung_guest() {
+    let initrd = busybox_initramfs("hang", &[], "echo SELFTEST hanging\nwhile :; do sleep 1; done");
+    let log = Qemu::new("harness_timeout", initrd).timeout(Duration::from_secs(12)).run();
+    log.assert_contains("SELFTEST hanging");
+    assert_eq!(log.outcome, Outcome::TimedOut(Duration::from_secs(12)), "{log}");
+    assert!(log.wall < Duration::from_secs(20), "{log}");
+}

@@ -1,1 +1,116 @@
-fn main() {}
+//! `cargo xtask setup | test | demo | bench`
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use std::process::{Command, ExitCode};
+use xtask::{fixtures, setup, tools, BootLog, Outcome, Qemu};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "rdinit's dev and test automation")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install the Debian packages the harness needs (QEMU, kernel, busybox, image tools).
+    Setup,
+    /// Setup, then `cargo test --workspace`: unit tests of all crates and the QEMU boot tests.
+    Test {
+        /// Passed to `cargo test` (e.g. `-- root_label` to run one scenario).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Setup, build the images, boot an ext4 root with rdinit in QEMU, console shown live.
+    Demo {
+        /// Extra kernel command line parameters.
+        #[arg(long, default_value = "")]
+        append: String,
+    },
+    /// Boot-time benchmarks (not written yet).
+    Bench,
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> Result<ExitCode> {
+    match Cli::parse().cmd {
+        Cmd::Setup => {
+            setup()?;
+            println!("xtask setup: all of {} installed", xtask::PACKAGES.join(" "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Test { args } => {
+            setup()?;
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = Command::new(cargo)
+                .current_dir(xtask::workspace())
+                .args(["test", "--workspace"])
+                .args(&args)
+                .status()
+                .context("running cargo test")?;
+            Ok(match status.code() {
+                Some(0) => ExitCode::SUCCESS,
+                Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+                None => ExitCode::FAILURE,
+            })
+        }
+        Cmd::Demo { append } => demo(&append),
+        Cmd::Bench => {
+            eprintln!("xtask bench: not implemented yet");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn demo(append: &str) -> Result<ExitCode> {
+    setup()?;
+    let k = xtask::kernel();
+    println!("demo: kernel {} ({})", k.release, k.vmlinuz.display());
+    let t = tools();
+    println!("demo: rdinit {} ({} bytes)", t.rdinit.display(), t.rdinit.metadata()?.len());
+    let root = fixtures::root_ext4();
+    println!("demo: root disk {} (ext4, LABEL={})", root.display(), fixtures::ROOT_LABEL);
+    let initrd = fixtures::initrd();
+    println!("demo: initramfs {} ({} bytes)", initrd.display(), initrd.metadata()?.len());
+    let params = format!("root=LABEL={} debug {append}", fixtures::ROOT_LABEL);
+    println!("demo: booting with `{params}`\n");
+    let log = Qemu::new("demo", &initrd).disk(&root).append(&params).live(true).run();
+    println!();
+    summary(&log);
+    Ok(if log.contains("PROBE done") { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn summary(log: &BootLog) {
+    println!("===== demo summary");
+    let ended = match &log.outcome {
+        Outcome::Exited(_) => "the guest powered off".to_owned(),
+        Outcome::Stopped(m) => format!("stopped at {m:?}"),
+        Outcome::TimedOut(t) => format!("TIMED OUT after {} s", t.as_secs()),
+    };
+    println!("boot: {ended}, {:.1} s wall", log.wall.as_secs_f64());
+    if let Some(t) = log.printk_time_at("Run /init as init process") {
+        println!("kernel reached /init at {t:.3} s (guest clock)");
+    }
+    let rd = log.rdinit_lines();
+    println!("rdinit printed {} lines; last: {}", rd.len(), rd.last().copied().unwrap_or("-"));
+    for key in ["pid", "root", "initramfs-gone", "uptime"] {
+        println!("probe {key}: {}", log.probe(key).unwrap_or("(none)"));
+    }
+    let mounts: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("PROBE mount ")).collect();
+    println!("probe mounts: {}", if mounts.is_empty() { "(none)".into() } else { mounts.join(", ") });
+    println!(
+        "result: {}",
+        if log.contains("PROBE done") { "rdinit switched to the real root" } else { "the probe init did not finish" }
+    );
+    println!("full log: target/boot-images/logs/demo.log");
+}

@@ -1,0 +1,87 @@
+//! The images the boot scenarios, the demo and the benchmarks share.
+
+use crate::images::{ext4_image, gpt_disk, vfat_image, Partition, RootTree};
+use crate::pack::Pack;
+use std::path::PathBuf;
+
+/// File system label of [`root_ext4`].
+pub const ROOT_LABEL: &str = "rdroot";
+/// File system UUID of [`root_ext4`].
+pub const ROOT_UUID: &str = "3e6c1d52-7a0b-4c8e-9f21-5d4b6a8c0e17";
+/// File system label of the root partition (2) of [`root_gpt`].
+pub const PART_FS_LABEL: &str = "rdpart";
+/// File system UUID of the root partition of [`root_gpt`].
+pub const PART_FS_UUID: &str = "9b1f6e0a-2c4d-4e8f-a3b5-c7d9e1f3a5b7";
+/// GPT partition GUID (PARTUUID) of the root partition of [`root_gpt`].
+pub const PART_UUID: &str = "8f3a2c61-94d7-4b05-a1e2-6c7d8e9f0a1b";
+/// GPT partition name (PARTLABEL) of the root partition of [`root_gpt`].
+pub const PART_LABEL: &str = "rdroot-part";
+/// File system label of [`noinit_ext4`].
+pub const NOINIT_LABEL: &str = "noinit";
+/// File system label of [`root_vfat`].
+pub const VFAT_LABEL: &str = "RDVFAT";
+/// Volume id of [`root_vfat`]; blkid shows it as UUID `5EED-F00D`.
+pub const VFAT_ID: u32 = 0x5eedf00d;
+
+/// The probe root tree: busybox + the probe as /sbin/init.
+pub fn probe_tree() -> PathBuf {
+    RootTree::probe("probe-root").build()
+}
+
+/// ext4 (32 MiB) of [`probe_tree`], label [`ROOT_LABEL`], UUID [`ROOT_UUID`].
+pub fn root_ext4() -> PathBuf {
+    ext4_image(&probe_tree(), 32, ROOT_LABEL, ROOT_UUID)
+}
+
+/// A GPT disk: partition 1 a 4 MiB FAT ESP (label `ESP`), partition 2 ([`PART_UUID`],
+/// [`PART_LABEL`]) an ext4 of [`probe_tree`] labelled [`PART_FS_LABEL`].
+pub fn root_gpt() -> PathBuf {
+    let esp_tree = RootTree::new("esp").dir("EFI/BOOT").build();
+    let esp = vfat_image(&esp_tree, 4, "ESP", 0x0e5b0e5b);
+    let root = ext4_image(&probe_tree(), 32, PART_FS_LABEL, PART_FS_UUID);
+    gpt_disk(
+        "root-gpt",
+        &[
+            Partition::esp(4).name("esp").image(esp),
+            Partition::linux(0).uuid(PART_UUID).name(PART_LABEL).image(root),
+        ],
+    )
+}
+
+/// ext4 (16 MiB) of a root with no init at all: no /sbin/init, /etc/init, /bin/init, /bin/sh.
+pub fn noinit_ext4() -> PathBuf {
+    let tree = RootTree::new("noinit-root")
+        .dir("dev")
+        .dir("proc")
+        .dir("sys")
+        .dir("run")
+        .dir("sbin")
+        .dir("bin")
+        .file("etc/hostname", "noinit\n", 0o644)
+        .build();
+    ext4_image(&tree, 16, NOINIT_LABEL, "c0ffee00-1111-4222-8333-444455556666")
+}
+
+/// A FAT root (32 MiB): busybox copied as /bin/busybox and /bin/sh (FAT has no symlinks;
+/// Debian's busybox sh runs its applets without them) and the probe as /sbin/init.
+pub fn root_vfat() -> PathBuf {
+    let bb = std::fs::read("/bin/busybox").expect("reading /bin/busybox (busybox-static)");
+    let mut tree = RootTree::new("vfat-root")
+        .file("bin/busybox", bb.clone(), 0o755)
+        .file("bin/sh", bb, 0o755)
+        .file("sbin/init", crate::PROBE_INIT, 0o755);
+    for d in ["dev", "proc", "sys", "run", "tmp"] {
+        tree = tree.dir(d);
+    }
+    vfat_image(&tree.build(), 32, VFAT_LABEL, VFAT_ID)
+}
+
+/// The root= initramfs: `--preset storage --module ext4 --module vfat`, no busybox.
+pub fn initrd() -> PathBuf {
+    Pack::storage("storage").build()
+}
+
+/// [`initrd`] plus `--busybox /bin/busybox` (a rescue shell).
+pub fn initrd_busybox() -> PathBuf {
+    Pack::storage("storage-busybox").busybox(true).build()
+}

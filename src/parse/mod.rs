@@ -11,6 +11,7 @@ pub mod cmdline;
 pub mod modules;
 pub mod mountinfo;
 pub mod options;
+pub mod partition;
 pub mod superblock;
 pub mod pattern;
 pub mod text;

@@ -5,4 +5,37 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
+pub mod out;
 pub mod parse;
+pub mod stage;
+pub mod sys;
+
+
+use out::Line;
+use sys::start::StartArgs;
+
+/// Marks an error that has already been reported on the console.
+#[derive(Clone, Copy)]
+pub struct Reported;
+
+/// Reports `rdinit: <what> <name>: ENAME (n)` and returns the marker.
+pub fn report(what: &[u8], name: &[u8], e: sys::Errno) -> Reported {
+    Line::err().s(what).s(b" ").s(name).s(b": ").errno(e).emit();
+    Reported
+}
+
+/// The process entry after `_start`: picks the role from argv[0].
+pub fn main(args: StartArgs) -> ! {
+    let argv0 = args.arg(0).map_or(&b""[..], |a| a.to_bytes());
+    let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
+    let _ = base;
+    stage::boot(args)
+}
+
+/// The panic handler's body: one fixed line, then the failure path.
+pub fn panicked() -> ! {
+    Line::err().s(b"internal error (panic); entering the failure path").emit();
+    loop {
+        stage::rescue::run(None);
+    }
+}

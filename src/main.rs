@@ -1,4 +1,22 @@
+//! The init binary: startup glue only; everything else is in the library.
 #![no_std]
 #![no_main]
+
+#[cfg_attr(target_arch = "x86_64", path = "sys/arch/x86_64.rs")]
+mod arch;
+#[path = "sys/mem.rs"]
+mod mem;
+
+/// Called by `_start` with the initial stack pointer.
+extern "C" fn entry(sp: *const usize) -> ! {
+    // SAFETY: `_start` passes the stack pointer the kernel set up.
+    let args = unsafe { rdinit::sys::start::StartArgs::from_stack(sp) };
+    rdinit::main(args)
+}
+
+/// A panic is a bug; PID 1 must not die of it. One fixed line (formatting the PanicInfo
+/// would pull in core::fmt), then the failure path.
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! { loop {} }
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    rdinit::panicked()
+}

@@ -1,0 +1,184 @@
+//! Messages: `rdinit: ` lines to the console and to /dev/kmsg, without core::fmt.
+//!
+//! Each record goes to /dev/kmsg with its level (so it carries a printk timestamp), and to
+//! the console directly only when the kernel will not echo it there itself (its level is not
+//! below the console log level) — so a line shows once, whatever `quiet`/`debug` say.
+use crate::sys::fs::{self, O_WRONLY};
+use crate::sys::{Errno, Fd};
+use core::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering::Relaxed};
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    Err = 3,
+    Warn = 4,
+    Info = 6,
+    Debug = 7,
+}
+
+/// /dev/kmsg once open, else -1.
+static KMSG: AtomicI32 = AtomicI32::new(-1);
+/// The kernel's console log level: records below it are echoed by the kernel.
+static CONSOLE_LEVEL: AtomicU8 = AtomicU8::new(0);
+/// The most verbose level shown (`quiet` → Warn, default Info, `debug` → Debug).
+static SHOW: AtomicU8 = AtomicU8::new(Level::Info as u8);
+/// CLOCK_BOOTTIME at /init start, for `debug` stage stamps.
+static START_MS: AtomicU64 = AtomicU64::new(0);
+
+pub fn set_start(ms: u64) {
+    START_MS.store(ms, Relaxed);
+}
+
+pub fn set_verbosity(show: Level) {
+    SHOW.store(show as u8, Relaxed);
+}
+
+pub fn debug_enabled() -> bool {
+    SHOW.load(Relaxed) >= Level::Debug as u8
+}
+
+/// Opens /dev/kmsg (after devtmpfs is mounted) and reads the console log level.
+pub fn open_kmsg() {
+    let mut buf = [0u8; 32];
+    if let Ok(text) = fs::read_file(Fd::CWD, c"/proc/sys/kernel/printk", &mut buf) {
+        let first = text.split(|&b| b == b'\t' || b == b' ').next().unwrap_or(b"");
+        CONSOLE_LEVEL.store(crate::parse::cmdline::parse_u32(first).unwrap_or(0) as u8, Relaxed);
+    }
+    // Without this, the kernel rate-limits writes to /dev/kmsg and drops records silently.
+    // It fails harmlessly when the user pinned printk.devkmsg on the command line.
+    let _ = fs::write_file(c"/proc/sys/kernel/printk_devkmsg", b"on\n");
+    if let Ok(fd) = fs::open(c"/dev/kmsg", O_WRONLY) {
+        KMSG.store(fd.leak().0, Relaxed);
+    }
+}
+
+/// Forgets /dev/kmsg (before exec: the fd would leak into the real init's table).
+pub fn close_kmsg() {
+    let fd = KMSG.swap(-1, Relaxed);
+    if fd >= 0 {
+        drop(crate::sys::OwnedFd::from_fd(Fd(fd)));
+    }
+}
+
+pub const LINE_MAX: usize = 512;
+
+/// One message under construction: `Line::info().s(b"root ").s(spec).emit()`.
+pub struct Line {
+    level: Level,
+    buf: [u8; LINE_MAX],
+    len: usize,
+}
+
+impl Line {
+    pub fn new(level: Level) -> Line {
+        let mut l = Line { level, buf: [0; LINE_MAX], len: 0 };
+        // "<L>" for kmsg, stripped for the console.
+        l.s(&[b'<', b'0' + level as u8, b'>']).s(b"rdinit: ");
+        if level == Level::Debug || debug_enabled() {
+            let now = crate::sys::process::boottime_ms().saturating_sub(START_MS.load(Relaxed));
+            l.s(b"[").n(now).s(b" ms] ");
+        }
+        l
+    }
+    pub fn err() -> Line {
+        Line::new(Level::Err)
+    }
+    pub fn warn() -> Line {
+        Line::new(Level::Warn)
+    }
+    pub fn info() -> Line {
+        Line::new(Level::Info)
+    }
+    pub fn debug() -> Line {
+        Line::new(Level::Debug)
+    }
+
+    /// Appends bytes; an overlong line is cut with `...` rather than dropped.
+    pub fn s(&mut self, bytes: &[u8]) -> &mut Line {
+        let room = LINE_MAX - 4 - self.len;
+        let n = bytes.len().min(room);
+        self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
+        self.len += n;
+        if n < bytes.len() && self.len + 3 <= LINE_MAX - 1 {
+            self.buf[self.len..self.len + 3].copy_from_slice(b"...");
+            self.len += 3;
+        }
+        self
+    }
+
+    /// Appends a decimal number.
+    pub fn n(&mut self, value: u64) -> &mut Line {
+        let mut digits = [0u8; 20];
+        let text = format_u64(value, &mut digits);
+        self.s(text)
+    }
+
+    /// Appends a signed decimal number.
+    pub fn i(&mut self, value: i64) -> &mut Line {
+        if value < 0 {
+            self.s(b"-");
+        }
+        self.n(value.unsigned_abs())
+    }
+
+    /// Appends `ENAME (N)`.
+    pub fn errno(&mut self, e: Errno) -> &mut Line {
+        self.s(e.name().as_bytes()).s(b" (").n(e.0 as u64).s(b")")
+    }
+
+    /// Appends a C string's bytes.
+    pub fn c(&mut self, s: &core::ffi::CStr) -> &mut Line {
+        self.s(s.to_bytes())
+    }
+
+    pub fn emit(&mut self) {
+        if self.level as u8 > SHOW.load(Relaxed) {
+            return;
+        }
+        self.buf[self.len] = b'\n';
+        let record = &self.buf[..self.len + 1];
+        let kmsg = KMSG.load(Relaxed);
+        let mut echoed = false;
+        if kmsg >= 0 && fs::write(Fd(kmsg), record).is_ok() {
+            echoed = (self.level as u8) < CONSOLE_LEVEL.load(Relaxed);
+        }
+        if !echoed {
+            // Console write errors have nowhere to be reported.
+            let _ = fs::write_all(Fd::STDERR, &record[3..]);
+        }
+    }
+}
+
+/// Formats `value` in decimal into `buf`, returning the digits.
+pub fn format_u64(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// Formats `value` as lowercase hex into `buf`.
+pub fn format_hex(mut value: u64, buf: &mut [u8; 16]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[(value & 15) as usize];
+        value >>= 4;
+        if value == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// A debug-level stage marker: `rdinit: [12 ms] <stage>`.
+pub fn stage(name: &[u8]) {
+    if debug_enabled() {
+        Line::debug().s(name).emit();
+    }
+}

@@ -1,0 +1,313 @@
+//! Block devices: found by a sysfs scan and by uevents, identified by their superblocks and
+//! partition tables, waited for without polling.
+use crate::out::Line;
+use crate::parse::cmdline::{DeviceSpec, Wait};
+use crate::parse::partition;
+use crate::parse::superblock::{self, Superblock};
+use crate::parse::text::Text;
+use crate::parse::uevent;
+use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
+use crate::sys::{net, process, OwnedFd, PathBuf};
+use heapless::Vec;
+
+/// How many block devices are remembered; more are reported once and ignored.
+pub const MAX_DEVICES: usize = 64;
+/// How long rdinit waits for a device when the command line does not say (seconds).
+pub const DEFAULT_WAIT_S: u32 = 30;
+
+/// What identifies a partition (from its disk's GPT or MBR).
+#[derive(Clone)]
+pub struct PartId {
+    /// The whole disk's device name (`vda` for `vda2`).
+    pub disk: Text<32>,
+    pub number: u32,
+    pub partuuid: Text<37>,
+    pub partlabel: Text<72>,
+}
+
+/// One block device seen, with what probing found (probed once, on first need).
+pub struct BlockDev {
+    pub name: Text<32>,
+    pub major: u32,
+    pub minor: u32,
+    probed: bool,
+    pub sb: Option<Superblock>,
+    pub part: Option<PartId>,
+}
+
+impl BlockDev {
+    /// `/dev/NAME`.
+    pub fn path(&self) -> PathBuf<48> {
+        PathBuf::from_parts(&[b"/dev/", self.name.as_bytes()]).unwrap_or_default()
+    }
+}
+
+pub struct Devices {
+    sock: Option<OwnedFd>,
+    pub list: Vec<BlockDev, MAX_DEVICES>,
+    full_reported: bool,
+}
+
+impl Devices {
+    /// Binds the uevent socket: call before loading drivers, so no event is missed.
+    pub fn new() -> Devices {
+        let sock = match net::uevent_socket() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                Line::warn().s(b"uevent socket: ").errno(e).s(b"; rescanning /sys/class/block instead").emit();
+                None
+            }
+        };
+        Devices { sock, list: Vec::new(), full_reported: false }
+    }
+
+    /// Adds every block device in /sys/class/block not yet known.
+    pub fn scan(&mut self) {
+        let Ok(mut dir) = Dir::open(c"/sys/class/block") else { return };
+        while let Ok(Some(entry)) = dir.next_entry() {
+            let mut path = PathBuf::<128>::new();
+            if path.push(b"/sys/class/block/").and_then(|p| p.push(entry.name())).and_then(|p| p.push(b"/dev")).is_err() {
+                continue;
+            }
+            let mut buf = [0u8; 24];
+            let Ok(text) = fs::read_file(Fd::CWD, path.as_cstr(), &mut buf) else { continue };
+            let (major, minor) = parse_dev(text);
+            self.add(entry.name(), major, minor);
+        }
+    }
+
+    fn add(&mut self, name: &[u8], major: u32, minor: u32) {
+        if let Some(dev) = self.list.iter_mut().find(|d| d.name.as_bytes() == name) {
+            // Seen again (a `change` event: new media): probe afresh.
+            dev.probed = false;
+            return;
+        }
+        let dev = BlockDev { name: Text::from_bytes(name), major, minor, probed: false, sb: None, part: None };
+        if self.list.push(dev).is_err() && !self.full_reported {
+            self.full_reported = true;
+            Line::warn().s(b"more than ").n(MAX_DEVICES as u64).s(b" block devices; ignoring ").s(name).s(b" and later ones").emit();
+        }
+    }
+
+    /// Reads queued uevents, adding block devices; waits up to `timeout_ms` for the first.
+    pub fn wait_events(&mut self, timeout_ms: u32) {
+        let Some(sock) = &self.sock else {
+            process::sleep_ms(timeout_ms.min(250) as u64);
+            self.scan();
+            return;
+        };
+        let fd = sock.fd();
+        if !matches!(net::poll_readable(fd, timeout_ms), Ok(true)) {
+            return;
+        }
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = net::recv(fd, &mut buf) {
+            let Some(ev) = uevent::parse(&buf[..n]) else { continue };
+            if ev.subsystem != Some(b"block") || !matches!(ev.action, uevent::Action::Add | uevent::Action::Change) {
+                continue;
+            }
+            if let (Some(name), Some(major), Some(minor)) = (ev.devname, ev.major, ev.minor) {
+                self.add(name, major, minor);
+            }
+        }
+    }
+
+    /// Probes device `i` once: superblock, and partition identity from its disk.
+    pub fn probe(&mut self, i: usize) {
+        let Some(dev) = self.list.get_mut(i) else { return };
+        if dev.probed {
+            return;
+        }
+        dev.probed = true;
+        // Unused loop and ram devices have no media; probing them only costs time.
+        let name = dev.name.as_bytes();
+        if name.starts_with(b"loop") || name.starts_with(b"ram") {
+            return;
+        }
+        let path = dev.path();
+        let mut head = [0u8; superblock::PROBE_LEN];
+        if let Ok(fd) = fs::open(path.as_cstr(), O_RDONLY) {
+            let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
+            dev.sb = superblock::probe(&head[..n]);
+        }
+        dev.part = partition_id(dev.name.as_bytes());
+    }
+
+    /// The index of the device `spec` names, if it is here now.
+    pub fn find(&mut self, spec: &DeviceSpec) -> Option<usize> {
+        for i in 0..self.list.len() {
+            if let Some(found) = self.matches(i, spec) {
+                return Some(found);
+            }
+        }
+        None
+    }
+
+    /// Does device `i` match `spec` (probing it if the spec needs its contents)?
+    pub fn is_match(&mut self, i: usize, spec: &DeviceSpec) -> bool {
+        self.matches(i, spec) == Some(i)
+    }
+
+    fn matches(&mut self, i: usize, spec: &DeviceSpec) -> Option<usize> {
+        let dev = self.list.get(i)?;
+        let hit = match *spec {
+            DeviceSpec::Path(p) => p.strip_prefix(b"/dev/").unwrap_or(p) == dev.name.as_bytes(),
+            DeviceSpec::MajMin(ma, mi) => dev.major == ma && dev.minor == mi,
+            _ => {
+                self.probe(i);
+                let dev = self.list.get(i)?;
+                let sb = dev.sb.as_ref();
+                let part = dev.part.as_ref();
+                match *spec {
+                    DeviceSpec::Uuid(u) => sb.is_some_and(|s| superblock::uuid_eq(s.uuid.as_bytes(), u)),
+                    DeviceSpec::Label(l) => sb.is_some_and(|s| s.label.as_bytes() == l),
+                    DeviceSpec::PartLabel(l) => part.is_some_and(|p| p.partlabel.as_bytes() == l),
+                    DeviceSpec::PartUuid(u, offset) => {
+                        if part.is_some_and(|p| superblock::uuid_eq(p.partuuid.as_bytes(), u)) {
+                            return self.sibling(i, offset);
+                        }
+                        false
+                    }
+                    _ => false,
+                }
+            }
+        };
+        hit.then_some(i)
+    }
+
+    /// `PARTNROFF=`: the partition `offset` numbers after device `i` on the same disk.
+    fn sibling(&mut self, i: usize, offset: i32) -> Option<usize> {
+        if offset == 0 {
+            return Some(i);
+        }
+        let dev = self.list.get(i)?;
+        let part = dev.part.clone()?;
+        let want = part.number as i64 + offset as i64;
+        for j in 0..self.list.len() {
+            self.probe(j);
+            let other = self.list.get(j)?;
+            if other.part.as_ref().is_some_and(|p| p.disk.as_bytes() == part.disk.as_bytes() && p.number as i64 == want) {
+                return Some(j);
+            }
+        }
+        None
+    }
+
+    /// Waits for the device `spec` names: scan first, then uevents until `wait` runs out.
+    pub fn wait_for(&mut self, spec: &DeviceSpec, wait: Wait) -> Option<usize> {
+        self.scan();
+        let start = process::boottime_ms();
+        let limit_ms = match wait {
+            Wait::Default => DEFAULT_WAIT_S as u64 * 1000,
+            Wait::Seconds(s) => s as u64 * 1000,
+            Wait::Forever => u64::MAX,
+        };
+        let mut announced = false;
+        loop {
+            if let Some(i) = self.find(spec) {
+                return Some(i);
+            }
+            let waited = process::boottime_ms() - start;
+            if waited >= limit_ms {
+                return None;
+            }
+            if !announced {
+                announced = true;
+                Line::info().s(b"waiting for ").s(spec_text(spec)).emit();
+            }
+            self.wait_events((limit_ms - waited).min(1000) as u32);
+        }
+    }
+
+    /// Lists every device with what it holds, for the failure report.
+    pub fn report(&mut self) {
+        self.scan();
+        if self.list.is_empty() {
+            Line::err().s(b"no block devices at all (storage driver missing from the image?)").emit();
+        }
+        for i in 0..self.list.len() {
+            self.probe(i);
+            let Some(dev) = self.list.get(i) else { break };
+            let name = dev.name.as_bytes();
+            if (name.starts_with(b"loop") || name.starts_with(b"ram")) && dev.sb.is_none() {
+                continue;
+            }
+            let mut line = Line::err();
+            line.s(b"seen ").s(name).s(b" ");
+            match &dev.sb {
+                Some(sb) => line.s(sb.fstype.name()).s(b" label=").s(sb.label.as_bytes()).s(b" uuid=").s(sb.uuid.as_bytes()),
+                None => line.s(b"? (no known filesystem)"),
+            };
+            if let Some(p) = &dev.part {
+                line.s(b" partuuid=").s(p.partuuid.as_bytes());
+                if !p.partlabel.is_empty() {
+                    line.s(b" partlabel=").s(p.partlabel.as_bytes());
+                }
+            }
+            line.emit();
+        }
+    }
+}
+
+impl Default for Devices {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The spec as the user wrote it is not kept; this gives a readable form for messages.
+pub fn spec_text<'a>(spec: &DeviceSpec<'a>) -> &'a [u8] {
+    match *spec {
+        DeviceSpec::Path(p) | DeviceSpec::Uuid(p) | DeviceSpec::Label(p) | DeviceSpec::PartUuid(p, _) | DeviceSpec::PartLabel(p) => p,
+        DeviceSpec::MajMin(..) => b"the MAJ:MIN device",
+    }
+}
+
+/// `MAJ:MIN` from a sysfs `dev` file.
+fn parse_dev(text: &[u8]) -> (u32, u32) {
+    let text = text.strip_suffix(b"\n").unwrap_or(text);
+    let mut it = text.split(|&b| b == b':');
+    let major = it.next().and_then(crate::parse::cmdline::parse_u32).unwrap_or(0);
+    let minor = it.next().and_then(crate::parse::cmdline::parse_u32).unwrap_or(0);
+    (major, minor)
+}
+
+/// Partition number and PARTUUID/PARTLABEL of a partition device, from its disk's table.
+fn partition_id(name: &[u8]) -> Option<PartId> {
+    let mut path = PathBuf::<128>::from_parts(&[b"/sys/class/block/", name, b"/partition"]).ok()?;
+    let mut buf = [0u8; 16];
+    let text = fs::read_file(Fd::CWD, path.as_cstr(), &mut buf).ok()?;
+    let number = crate::parse::cmdline::parse_u32(text.strip_suffix(b"\n").unwrap_or(text))?;
+    // The link's second-to-last component is the disk: ../../devices/…/block/vda/vda1
+    path.truncate(0);
+    path.push(b"/sys/class/block/").ok()?.push(name).ok()?;
+    let mut link_buf = [0u8; 256];
+    let link = fs::readlinkat(Fd::CWD, path.as_cstr(), &mut link_buf).ok()?;
+    let mut parts = link.rsplit(|&b| b == b'/');
+    parts.next()?;
+    let disk = parts.next()?;
+    let disk_name = Text::from_bytes(disk);
+    let dev = PathBuf::<48>::from_parts(&[b"/dev/", disk]).ok()?;
+    let fd = fs::open(dev.as_cstr(), O_RDONLY).ok()?;
+    let mut sector = [0u8; 512];
+    fs::pread(fd.fd(), &mut sector, 0).ok()?;
+    if let Some(sig) = partition::mbr_signature(&sector) {
+        let partuuid = partition::mbr_partuuid(sig, number);
+        return Some(PartId { disk: disk_name, number, partuuid, partlabel: Text::new() });
+    }
+    // GPT header at LBA 1: 512-byte sectors first, then 4096.
+    for sector_size in [512u64, 4096] {
+        let mut hdr = [0u8; 512];
+        fs::pread(fd.fd(), &mut hdr, sector_size).ok()?;
+        let Some(h) = partition::gpt_header(&hdr) else { continue };
+        if number == 0 || number > h.entry_count {
+            return None;
+        }
+        let mut raw = [0u8; 128];
+        let at = h.entries_lba * sector_size + (number as u64 - 1) * h.entry_size as u64;
+        fs::pread(fd.fd(), &mut raw, at).ok()?;
+        let e = partition::gpt_entry(&raw)?;
+        return Some(PartId { disk: disk_name, number, partuuid: e.partuuid, partlabel: e.partlabel });
+    }
+    None
+}

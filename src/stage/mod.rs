@@ -1,0 +1,71 @@
+//! The boot, stage by stage, as the kernel's initramfs contract asks.
+pub mod devices;
+pub mod early;
+#[cfg(feature = "live")]
+pub mod live;
+pub mod modules;
+pub mod rescue;
+pub mod root;
+pub mod switch;
+
+use crate::out::{self, Level, Line};
+use crate::parse::cmdline::{self, BootConfig};
+use crate::sys::{process, start::StartArgs};
+
+/// Everything the stages share during one boot.
+pub struct Boot<'a> {
+    pub args: StartArgs,
+    pub cfg: BootConfig<'a>,
+    pub devices: devices::Devices,
+    pub modules: modules::Modules,
+}
+
+/// PID 1's whole life: early mounts, modules, root, switch; rescue on failure.
+pub fn boot(args: StartArgs) -> ! {
+    out::set_start(process::boottime_ms());
+    if process::getpid() != 1 {
+        Line::err().s(b"must run as PID 1 (the kernel's /init)").emit();
+        process::exit(1);
+    }
+    early::mount_api_filesystems();
+    let mut cmdline_buf = [0u8; early::CMDLINE_MAX];
+    let line = early::read_cmdline(&mut cmdline_buf);
+    let cfg = cmdline::boot_config(line);
+    out::set_verbosity(if cfg.debug { Level::Debug } else if cfg.quiet { Level::Warn } else { Level::Info });
+    out::stage(b"early mounts done");
+    report_bad_params(&cfg);
+
+    // The uevent socket is bound before any driver loads: events before the bind are lost.
+    let devices = devices::Devices::new();
+    let mut boot = Boot { args, cfg, devices, modules: modules::Modules::new() };
+    boot.modules.load_all();
+    out::stage(b"modules loaded");
+    loop {
+        let result = if live_mode(&boot.cfg) { run_live(&mut boot) } else { root::run(&mut boot) };
+        // Only failures come back; the rescue shell returns when the user exits it.
+        let _ = result;
+        rescue::run(Some(&boot));
+        Line::info().s(b"trying the boot again").emit();
+    }
+}
+
+fn report_bad_params(cfg: &BootConfig) {
+    for p in cfg.bad_values() {
+        Line::warn().s(b"ignoring ").s(p.key).s(b"=").s(p.value.unwrap_or(b"")).s(b": not a number").emit();
+    }
+}
+
+/// Live mode: asked for with `from=` or `live=`, or implied by the absence of `root=`.
+fn live_mode(cfg: &BootConfig) -> bool {
+    cfg!(feature = "live") && (cfg.from.is_some() || cfg.live.is_some() || cfg.root.is_none())
+}
+
+#[cfg(feature = "live")]
+fn run_live(boot: &mut Boot) -> crate::Reported {
+    live::run(boot)
+}
+
+#[cfg(not(feature = "live"))]
+fn run_live(_: &mut Boot) -> crate::Reported {
+    crate::Reported
+}

@@ -1,0 +1,71 @@
+//! The failure path: a rescue shell when the image has one, else what `panic=` asks.
+use super::Boot;
+use crate::out::Line;
+use crate::sys::fs::{self, Fd, O_NOCTTY, O_RDWR};
+use crate::sys::process::{self, RebootCmd};
+use crate::sys::start::Argv;
+
+const SHELL: &core::ffi::CStr = c"/bin/sh";
+
+/// Runs the rescue shell and returns when it exits; without a shell, reboots or halts as
+/// `panic=` says and never returns.
+pub fn run(boot: Option<&Boot>) {
+    if fs::is_executable(Fd::CWD, SHELL).is_ok() {
+        Line::err().s(b"starting rescue shell /bin/sh").emit();
+        match process::fork() {
+            Ok(0) => shell_child(boot),
+            Ok(pid) => {
+                // Reap every child (orphans reparent to PID 1) until the shell itself exits.
+                while let Ok((reaped, _)) = process::wait(-1) {
+                    if reaped == pid {
+                        break;
+                    }
+                }
+                Line::info().s(b"rescue shell exited").emit();
+                return;
+            }
+            Err(e) => {
+                Line::err().s(b"fork rescue shell: ").errno(e).emit();
+            }
+        }
+    }
+    let panic = boot.and_then(|b| b.cfg.panic).unwrap_or(0);
+    fs::sync();
+    if panic > 0 {
+        Line::err().s(b"no rescue shell; rebooting in ").n(panic as u64).s(b" s").emit();
+        process::sleep_ms(panic as u64 * 1000);
+        reboot_now();
+    } else if panic < 0 {
+        Line::err().s(b"no rescue shell; rebooting now").emit();
+        reboot_now();
+    }
+    Line::err().s(b"no rescue shell; halted").emit();
+    loop {
+        process::sleep_ms(1 << 30);
+    }
+}
+
+fn reboot_now() -> ! {
+    let e = process::reboot(RebootCmd::Restart);
+    Line::err().s(b"reboot: ").errno(e).emit();
+    loop {
+        process::sleep_ms(1 << 30);
+    }
+}
+
+/// The forked child: a session leader with the console as controlling tty, so ^C works.
+fn shell_child(boot: Option<&Boot>) -> ! {
+    let _ = process::setsid();
+    if let Ok(tty) = fs::open(c"/dev/console", O_RDWR | O_NOCTTY) {
+        let _ = process::set_controlling_tty(tty.fd());
+        for target in [Fd::STDIN, Fd::STDOUT, Fd::STDERR] {
+            let _ = fs::dup2(tty.fd(), target);
+        }
+    }
+    let mut argv = Argv::new();
+    argv.push(c"sh");
+    let envp = boot.map_or(core::ptr::null(), |b| b.args.envp());
+    let e = process::execve(SHELL, argv.as_ptr(), envp);
+    Line::err().s(b"exec /bin/sh: ").errno(e).emit();
+    process::exit(127)
+}

@@ -1,0 +1,221 @@
+//! The `root=` boot: find the device, mount it, check its init, switch, exec.
+use super::{devices, switch, Boot};
+use crate::out::{self, Line};
+use crate::parse::cmdline::{device_spec, Wait};
+use crate::parse::superblock::FsType;
+use crate::sys::fs::{self, O_PATH};
+use crate::sys::mount::{self, MS_RDONLY, MS_SILENT};
+use crate::sys::start::Argv;
+use crate::sys::{process, Errno, PathBuf};
+use crate::Reported;
+use core::ffi::CStr;
+
+/// Where the real root is mounted before the switch.
+pub const NEW_ROOT: &CStr = c"/root";
+
+/// The kernel's own fallback list when `init=` is not given.
+pub const DEFAULT_INITS: [&CStr; 4] = [c"/sbin/init", c"/etc/init", c"/bin/init", c"/bin/sh"];
+
+/// Filesystems tried, in order, when neither `rootfstype=` nor the superblock says.
+const FALLBACK_TYPES: [&[u8]; 7] = [b"ext4", b"btrfs", b"xfs", b"vfat", b"iso9660", b"squashfs", b"erofs"];
+
+/// Runs the root= boot; returns only after reporting why it failed.
+pub fn run(boot: &mut Boot) -> Reported {
+    let Some(root) = boot.cfg.root else {
+        Line::err().s(b"no root= on the command line").emit();
+        return Reported;
+    };
+    let Some(spec) = device_spec(root) else {
+        Line::err().s(b"root=").s(root).s(b": not a device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL= or MAJ:MIN)").emit();
+        return Reported;
+    };
+    if let Some(delay) = boot.cfg.rootdelay {
+        // rootdelay= asks for exactly this: a fixed pause before looking.
+        Line::info().s(b"rootdelay: waiting ").n(delay as u64).s(b" s").emit();
+        process::sleep_ms(delay as u64 * 1000);
+    }
+    out::stage(b"looking for the root device");
+    let Some(index) = boot.devices.wait_for(&spec, boot.cfg.rootwait) else {
+        let waited = match boot.cfg.rootwait {
+            Wait::Seconds(s) => s,
+            _ => devices::DEFAULT_WAIT_S,
+        };
+        Line::err().s(b"root ").s(root).s(b" not found after ").n(waited as u64).s(b" s").emit();
+        boot.devices.report();
+        return Reported;
+    };
+    let dev = &boot.devices.list[index];
+    let dev_path = dev.path();
+    let detected = dev.sb.as_ref().map(|sb| sb.fstype);
+    if let Err(r) = mount_root(dev_path.as_cstr(), detected, &boot.cfg) {
+        return r;
+    }
+    let mut line = Line::info();
+    line.s(b"root ").s(root).s(b" is ").s(dev_path.as_bytes());
+    if let Some(t) = detected {
+        line.s(b" (").s(t.name()).s(b")");
+    }
+    line.emit();
+    out::stage(b"root mounted");
+    let init = match find_init(&boot.cfg) {
+        Ok(init) => init,
+        Err(r) => {
+            // Leave the root unmounted so the rescue shell and a retry start clean.
+            let _ = mount::umount(NEW_ROOT, mount::MNT_DETACH);
+            return r;
+        }
+    };
+    switch_and_exec(boot, init.as_cstr())
+}
+
+/// Mounts `dev` on NEW_ROOT with the first type that works.
+fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline::BootConfig) -> Result<(), Reported> {
+    let flags = MS_SILENT | if cfg.read_only { MS_RDONLY } else { 0 };
+    let data = match cfg.rootflags {
+        Some(f) => Some(PathBuf::<512>::from_parts(&[f]).map_err(|e| crate::report(b"rootflags", f, e))?),
+        None => None,
+    };
+    let data = data.as_ref().map(|d| d.as_cstr());
+    // Already mounted from an earlier try (the rescue shell returned): start over.
+    let _ = mount::umount(NEW_ROOT, mount::MNT_DETACH);
+    let _ = fs::mkdir(NEW_ROOT, 0o755);
+    let mut last = Errno::NODEV;
+    let mut try_type = |t: &[u8]| -> bool {
+        let Ok(name) = PathBuf::<32>::from_parts(&[t]) else { return false };
+        match mount::mount(dev, NEW_ROOT, Some(name.as_cstr()), flags, data) {
+            Ok(()) => true,
+            Err(e) => {
+                last = e;
+                Line::warn().s(b"mount ").c(dev).s(b" as ").s(t).s(b": ").errno(e).emit();
+                false
+            }
+        }
+    };
+    let mounted = if let Some(list) = cfg.rootfstype {
+        list.split(|&b| b == b',').filter(|t| !t.is_empty()).any(&mut try_type)
+    } else if let Some(t) = detected {
+        t.mount_type().is_some_and(&mut try_type)
+    } else {
+        FALLBACK_TYPES.iter().any(|t| try_type(t))
+    };
+    if mounted {
+        return Ok(());
+    }
+    let mut line = Line::err();
+    line.s(b"cannot mount root ").c(dev).s(b": ").errno(last);
+    if last == Errno::NODEV {
+        line.s(b" (filesystem driver missing from the image?)");
+    }
+    line.emit();
+    Err(Reported)
+}
+
+/// The init to exec: `init=` or the first of the kernel's default list present in the root.
+fn find_init(cfg: &crate::parse::cmdline::BootConfig) -> Result<PathBuf<256>, Reported> {
+    let root = fs::open(NEW_ROOT, fs::O_RDONLY | fs::O_DIRECTORY).map_err(|e| crate::report(b"open", NEW_ROOT.to_bytes(), e))?;
+    pick_init(root.fd(), cfg.init)
+}
+
+/// `init` if given and executable inside `root`, else the first default that is.
+pub fn pick_init(root: fs::Fd, init: Option<&[u8]>) -> Result<PathBuf<256>, Reported> {
+    if let Some(init) = init {
+        let path = PathBuf::<256>::from_parts(&[init]).map_err(|e| crate::report(b"init", init, e))?;
+        return match check_executable(root, path.as_cstr()) {
+            Ok(()) => Ok(path),
+            Err(e) => Err(crate::report(b"init", init, e)),
+        };
+    }
+    for candidate in DEFAULT_INITS {
+        if check_executable(root, candidate).is_ok() {
+            return Ok(PathBuf::from_parts(&[candidate.to_bytes()]).unwrap_or_default());
+        }
+    }
+    Line::err().s(b"no init in the new root (tried /sbin/init /etc/init /bin/init /bin/sh)").emit();
+    Err(Reported)
+}
+
+/// Is `path` (resolved inside `root`) a regular file with an execute bit?
+pub fn check_executable(root: fs::Fd, path: &CStr) -> Result<(), Errno> {
+    let fd = match fs::open_in_root(root, path, O_PATH) {
+        // Before Linux 5.6: resolve as best we can from here (absolute links may mislead).
+        Err(Errno::NOSYS) => fs::openat(root, trim_slash(path), O_PATH, 0)?,
+        other => other?,
+    };
+    let st = fs::fstat(fd.fd())?;
+    if fs::file_type(&st) != fs::FileType::File {
+        return Err(Errno::ACCES);
+    }
+    if st.st_mode & 0o111 == 0 {
+        return Err(Errno::ACCES);
+    }
+    Ok(())
+}
+
+fn trim_slash(path: &CStr) -> &CStr {
+    let b = path.to_bytes_with_nul();
+    match b.iter().position(|&c| c != b'/') {
+        Some(i) => CStr::from_bytes_with_nul(&b[i..]).unwrap_or(path),
+        None => path,
+    }
+}
+
+/// Switches to NEW_ROOT and execs `init`; returns only if that failed (already reported).
+fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
+    let (old_root, old_dev) = match switch::open_old_root() {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !switch::root_is_initramfs(old_root.fd()) {
+        Line::err().s(b"refusing to switch: / is not the initramfs (ramfs/tmpfs)").emit();
+        return Reported;
+    }
+    match switch::is_mount_point(NEW_ROOT) {
+        Ok(true) => {}
+        _ => {
+            Line::err().s(b"refusing to switch: /root is not a mount point").emit();
+            return Reported;
+        }
+    }
+    out::stage(b"switching root");
+    switch::make_private();
+    switch::move_api_mounts(NEW_ROOT.to_bytes());
+    if let Err(r) = switch::enter_root(NEW_ROOT) {
+        return r;
+    }
+    switch::delete_tree(old_root.fd(), old_dev, 0);
+    drop(old_root);
+    switch::reopen_console();
+    exec_init(boot, init)
+}
+
+/// Execs `init` with the kernel's init arguments; on failure the rest of the default list.
+pub fn exec_init(boot: &Boot, init: &CStr) -> Reported {
+    let mut tried_default = false;
+    let mut current = init;
+    loop {
+        Line::info().s(b"exec ").c(current).emit();
+        out::close_kmsg();
+        let mut argv = Argv::new();
+        argv.push(current);
+        for i in 1..boot.args.len() {
+            if let Some(a) = boot.args.arg(i) {
+                if !argv.push(a) {
+                    break;
+                }
+            }
+        }
+        let e = process::execve(current, argv.as_ptr(), boot.args.envp());
+        crate::out::open_kmsg();
+        crate::report(b"exec", current.to_bytes(), e);
+        if boot.cfg.init.is_some() && !tried_default {
+            // Like the kernel: a failed init= is reported, not silently replaced.
+            return Reported;
+        }
+        tried_default = true;
+        let next = DEFAULT_INITS.iter().skip_while(|c| c.to_bytes() != current.to_bytes()).nth(1);
+        match next {
+            Some(n) => current = n,
+            None => return Reported,
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Switching to the real root, in util-linux/systemd order: check everything, move the API
+//! mounts, pivot (or move + chroot), and only then empty the old root through a saved fd.
+use crate::out::Line;
+use crate::sys::fs::{self, Dir, FileType, Fd, O_DIRECTORY, O_RDONLY, O_RDWR, O_NOCTTY};
+use crate::sys::mount::{self, MNT_DETACH, MS_MOVE, MS_PRIVATE, MS_REC};
+use crate::sys::{Errno, OwnedFd, PathBuf};
+use crate::{report, Reported};
+use core::ffi::CStr;
+
+/// statfs magics of the filesystems the initramfs can be.
+pub const RAMFS_MAGIC: u64 = 0x8584_58f6;
+pub const TMPFS_MAGIC: u64 = 0x0102_1994;
+
+/// The API filesystems that move into the new root (they stay mounted across the switch).
+pub const MOVED_MOUNTS: [&CStr; 4] = [c"/dev", c"/proc", c"/sys", c"/run"];
+
+/// Is the current root the kernel's rootfs (ramfs or tmpfs)? Deleting anything else would
+/// destroy a real filesystem.
+pub fn root_is_initramfs(root: Fd) -> bool {
+    matches!(fs::fstatfs_magic(root), Ok(RAMFS_MAGIC) | Ok(TMPFS_MAGIC))
+}
+
+/// Moves the API mounts under `new_root`; a mount whose target is missing there is detached
+/// (the new root may be read-only and lack /run).
+pub fn move_api_mounts(new_root: &[u8]) {
+    for src in MOVED_MOUNTS {
+        let Ok(target) = PathBuf::<256>::from_parts(&[new_root, src.to_bytes()]) else { continue };
+        if let Err(e) = mount::mount(src, target.as_cstr(), None, MS_MOVE, None) {
+            Line::warn().s(b"move ").c(src).s(b" to ").s(target.as_bytes()).s(b": ").errno(e).s(b"; detaching it").emit();
+            // Detaching cannot fail in a way we could act on: the mount is simply not moved.
+            let _ = mount::umount(src, MNT_DETACH);
+        }
+    }
+}
+
+/// Makes `new_root` (a mount point) the root: `pivot_root(".", ".")` then detaching the old
+/// root where the kernel allows it (Linux 7.0+ on the initramfs), else MS_MOVE + chroot.
+pub fn enter_root(new_root: &CStr) -> Result<(), Reported> {
+    fs::chdir(new_root).map_err(|e| report(b"chdir", new_root.to_bytes(), e))?;
+    if mount::pivot_root(c".", c".").is_ok() {
+        // The old root now sits on top of the new one at "."; detach it.
+        let _ = mount::umount(c".", MNT_DETACH);
+    } else {
+        // EINVAL on the initial rootfs before Linux 7.0: the classic switch_root way.
+        mount::mount(c".", c"/", None, MS_MOVE, None).map_err(|e| report(b"move new root onto", b"/", e))?;
+        fs::chroot(c".").map_err(|e| report(b"chroot", new_root.to_bytes(), e))?;
+    }
+    fs::chdir(c"/").map_err(|e| report(b"chdir", b"/", e))
+}
+
+/// Deletes the old initramfs content below `dir`, staying on `dev` and never following
+/// symlinks. Errors are reported once per directory and skipped: what is left only costs RAM.
+pub fn delete_tree(dir: Fd, dev: u64, depth: u32) {
+    let Ok(mut entries) = Dir::open_at(dir, c".") else { return };
+    while let Ok(Some(entry)) = entries.next_entry() {
+        let name = entry.cname();
+        let mut is_dir = entry.kind == FileType::Dir;
+        if entry.kind == FileType::Unknown {
+            is_dir = fs::statat(dir, name, fs::AT_SYMLINK_NOFOLLOW).map_or(false, |st| fs::file_type(&st) == FileType::Dir);
+        }
+        if is_dir {
+            // A mount point inside (another device) is left alone.
+            let Ok(sub) = fs::openat(dir, name, O_RDONLY | O_DIRECTORY | fs::O_NOFOLLOW, 0) else { continue };
+            let same_dev = fs::fstat(sub.fd()).map_or(false, |st| st.st_dev == dev);
+            if !same_dev || depth > 64 {
+                continue;
+            }
+            delete_tree(sub.fd(), dev, depth + 1);
+            drop(sub);
+            let _ = fs::unlinkat(dir, name, fs::AT_REMOVEDIR);
+        } else {
+            let _ = fs::unlinkat(dir, name, 0);
+        }
+    }
+}
+
+/// Makes mounts under `/` private: MS_MOVE fails under a shared parent.
+pub fn make_private() {
+    // Failure means the root is already private (or cannot be changed): the move reports it.
+    let _ = mount::mount(c"none", c"/", None, MS_REC | MS_PRIVATE, None);
+}
+
+/// Points fds 0, 1, 2 at the new root's /dev/console (the old node went with the initramfs).
+pub fn reopen_console() {
+    if let Ok(fd) = fs::open(c"/dev/console", O_RDWR | O_NOCTTY) {
+        for target in [Fd::STDIN, Fd::STDOUT, Fd::STDERR] {
+            let _ = fs::dup2(fd.fd(), target);
+        }
+    }
+}
+
+/// Opens the current root before the switch, to empty it afterwards.
+pub fn open_old_root() -> Result<(OwnedFd, u64), Reported> {
+    let fd = fs::open(c"/", O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", b"/", e))?;
+    let dev = fs::fstat(fd.fd()).map_err(|e| report(b"stat", b"/", e))?.st_dev;
+    Ok((fd, dev))
+}
+
+/// Is `path` a mount point distinct from its parent directory?
+pub fn is_mount_point(path: &CStr) -> Result<bool, Errno> {
+    let st = fs::stat(path)?;
+    let mut parent = PathBuf::<256>::from_parts(&[path.to_bytes(), b"/.."])?;
+    let up = fs::stat(parent.as_cstr())?;
+    parent.truncate(0);
+    Ok(st.st_dev != up.st_dev || st.st_ino == up.st_ino)
+}

@@ -1,0 +1,458 @@
+//! Files, directories and filesystem metadata.
+use super::{nr, ret, ret_unit, syscall1, syscall2, syscall3, syscall4, syscall5, Errno, OwnedFd};
+pub use super::Fd;
+use core::ffi::CStr;
+use linux_raw_sys::general as g;
+
+pub use g::stat as Stat;
+
+pub const O_RDONLY: u32 = g::O_RDONLY;
+pub const O_WRONLY: u32 = g::O_WRONLY;
+pub const O_RDWR: u32 = g::O_RDWR;
+pub const O_CREAT: u32 = g::O_CREAT;
+pub const O_EXCL: u32 = g::O_EXCL;
+pub const O_TRUNC: u32 = g::O_TRUNC;
+pub const O_APPEND: u32 = g::O_APPEND;
+pub const O_DIRECTORY: u32 = g::O_DIRECTORY;
+pub const O_NOFOLLOW: u32 = g::O_NOFOLLOW;
+pub const O_PATH: u32 = g::O_PATH;
+pub const O_NOCTTY: u32 = g::O_NOCTTY;
+pub const O_NONBLOCK: u32 = g::O_NONBLOCK;
+pub const O_CLOEXEC: u32 = g::O_CLOEXEC;
+
+pub const AT_REMOVEDIR: u32 = g::AT_REMOVEDIR;
+pub const AT_SYMLINK_NOFOLLOW: u32 = g::AT_SYMLINK_NOFOLLOW;
+pub const AT_EMPTY_PATH: u32 = g::AT_EMPTY_PATH;
+
+pub const S_IFMT: u32 = g::S_IFMT;
+pub const S_IFDIR: u32 = g::S_IFDIR;
+pub const S_IFREG: u32 = g::S_IFREG;
+pub const S_IFLNK: u32 = g::S_IFLNK;
+pub const S_IFCHR: u32 = g::S_IFCHR;
+pub const S_IFBLK: u32 = g::S_IFBLK;
+
+/// `openat(2)`.
+pub fn openat(dir: Fd, path: &CStr, flags: u32, mode: u32) -> Result<OwnedFd, Errno> {
+    // SAFETY: `path` is NUL-terminated and outlives the call.
+    let r = unsafe {
+        syscall4(nr::__NR_openat as usize, dir.raw(), path.as_ptr() as usize, (flags | O_CLOEXEC) as usize, mode as usize)
+    };
+    ret(r).map(OwnedFd::from_raw)
+}
+
+/// `open(path, flags)` relative to the working directory, close-on-exec.
+pub fn open(path: &CStr, flags: u32) -> Result<OwnedFd, Errno> {
+    openat(Fd::CWD, path, flags, 0)
+}
+
+/// `read(2)`, retried on EINTR.
+pub fn read(fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
+    loop {
+        // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+        let r = unsafe { syscall3(nr::__NR_read as usize, fd.raw(), buf.as_mut_ptr() as usize, buf.len()) };
+        match ret(r) {
+            Err(Errno::INTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Reads until `buf` is full or end of file; returns the bytes read.
+pub fn read_full(fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < buf.len() {
+        let n = read(fd, &mut buf[done..])?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
+/// `pread64(2)`.
+pub fn pread(fd: Fd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
+    let r = unsafe {
+        syscall4(nr::__NR_pread64 as usize, fd.raw(), buf.as_mut_ptr() as usize, buf.len(), offset as usize)
+    };
+    ret(r)
+}
+
+/// `write(2)`, retried on EINTR.
+pub fn write(fd: Fd, buf: &[u8]) -> Result<usize, Errno> {
+    loop {
+        // SAFETY: the kernel reads at most `buf.len()` bytes from `buf`.
+        let r = unsafe { syscall3(nr::__NR_write as usize, fd.raw(), buf.as_ptr() as usize, buf.len()) };
+        match ret(r) {
+            Err(Errno::INTR) => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Writes all of `buf`.
+pub fn write_all(fd: Fd, mut buf: &[u8]) -> Result<(), Errno> {
+    while !buf.is_empty() {
+        let n = write(fd, buf)?;
+        if n == 0 {
+            return Err(Errno::IO);
+        }
+        buf = &buf[n..];
+    }
+    Ok(())
+}
+
+/// Reads a whole small file (sysfs attribute, /proc file) into `buf`.
+pub fn read_file<'b>(dir: Fd, path: &CStr, buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
+    let fd = openat(dir, path, O_RDONLY, 0)?;
+    let n = read_full(fd.fd(), buf)?;
+    Ok(&buf[..n])
+}
+
+/// Writes `data` to an existing file (sysfs attribute, /proc/sys knob).
+pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
+    let fd = open(path, O_WRONLY)?;
+    write_all(fd.fd(), data)
+}
+
+/// `mkdirat(2)`; an existing directory is success.
+pub fn mkdirat(dir: Fd, path: &CStr, mode: u32) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated.
+    let r = unsafe { syscall3(nr::__NR_mkdirat as usize, dir.raw(), path.as_ptr() as usize, mode as usize) };
+    match ret_unit(r) {
+        Err(Errno::EXIST) => Ok(()),
+        other => other,
+    }
+}
+
+pub fn mkdir(path: &CStr, mode: u32) -> Result<(), Errno> {
+    mkdirat(Fd::CWD, path, mode)
+}
+
+/// `mknodat(2)`.
+pub fn mknodat(dir: Fd, path: &CStr, mode: u32, major: u32, minor: u32) -> Result<(), Errno> {
+    let dev = ((major as u64 & 0xfff) << 8) | (minor as u64 & 0xff) | ((minor as u64 & !0xff) << 12);
+    // SAFETY: `path` is NUL-terminated.
+    let r = unsafe { syscall4(nr::__NR_mknodat as usize, dir.raw(), path.as_ptr() as usize, mode as usize, dev as usize) };
+    ret_unit(r)
+}
+
+/// `symlinkat(2)`: a link at `dir/path` pointing to `target`.
+pub fn symlinkat(target: &CStr, dir: Fd, path: &CStr) -> Result<(), Errno> {
+    // SAFETY: both strings are NUL-terminated.
+    let r = unsafe { syscall3(nr::__NR_symlinkat as usize, target.as_ptr() as usize, dir.raw(), path.as_ptr() as usize) };
+    ret_unit(r)
+}
+
+/// `readlinkat(2)` into `buf`.
+pub fn readlinkat<'b>(dir: Fd, path: &CStr, buf: &'b mut [u8]) -> Result<&'b [u8], Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes.
+    let r = unsafe {
+        syscall4(nr::__NR_readlinkat as usize, dir.raw(), path.as_ptr() as usize, buf.as_mut_ptr() as usize, buf.len())
+    };
+    let n = ret(r)?;
+    Ok(&buf[..n])
+}
+
+/// `unlinkat(2)`; `AT_REMOVEDIR` removes an empty directory.
+pub fn unlinkat(dir: Fd, path: &CStr, flags: u32) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated.
+    let r = unsafe { syscall3(nr::__NR_unlinkat as usize, dir.raw(), path.as_ptr() as usize, flags as usize) };
+    ret_unit(r)
+}
+
+/// `renameat(2)`.
+pub fn renameat(old_dir: Fd, old: &CStr, new_dir: Fd, new: &CStr) -> Result<(), Errno> {
+    // SAFETY: both paths are NUL-terminated.
+    let r = unsafe {
+        syscall4(nr::__NR_renameat as usize, old_dir.raw(), old.as_ptr() as usize, new_dir.raw(), new.as_ptr() as usize)
+    };
+    ret_unit(r)
+}
+
+/// `newfstatat(2)`.
+pub fn statat(dir: Fd, path: &CStr, flags: u32) -> Result<Stat, Errno> {
+    let mut st = core::mem::MaybeUninit::<Stat>::uninit();
+    // SAFETY: the kernel fills the whole `stat` on success.
+    let r = unsafe {
+        syscall4(nr::__NR_newfstatat as usize, dir.raw(), path.as_ptr() as usize, st.as_mut_ptr() as usize, flags as usize)
+    };
+    ret(r)?;
+    // SAFETY: initialised by the successful call.
+    Ok(unsafe { st.assume_init() })
+}
+
+pub fn stat(path: &CStr) -> Result<Stat, Errno> {
+    statat(Fd::CWD, path, 0)
+}
+
+/// `fstat` through `newfstatat(fd, "", AT_EMPTY_PATH)`.
+pub fn fstat(fd: Fd) -> Result<Stat, Errno> {
+    statat(fd, c"", AT_EMPTY_PATH)
+}
+
+/// The filesystem magic (`f_type`) of the filesystem holding `fd`.
+pub fn fstatfs_magic(fd: Fd) -> Result<u64, Errno> {
+    let mut st = core::mem::MaybeUninit::<g::statfs>::uninit();
+    // SAFETY: the kernel fills the whole struct on success.
+    let r = unsafe { syscall2(nr::__NR_fstatfs as usize, fd.raw(), st.as_mut_ptr() as usize) };
+    ret(r)?;
+    // SAFETY: initialised by the successful call.
+    Ok(unsafe { st.assume_init() }.f_type as u64)
+}
+
+/// The filesystem magic of the filesystem holding `path`.
+pub fn statfs_magic_path(path: &CStr) -> Result<u64, Errno> {
+    let fd = open(path, O_PATH)?;
+    fstatfs_magic(fd.fd())
+}
+
+pub fn chdir(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated.
+    ret_unit(unsafe { syscall1(nr::__NR_chdir as usize, path.as_ptr() as usize) })
+}
+
+pub fn fchdir(fd: Fd) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    ret_unit(unsafe { syscall1(nr::__NR_fchdir as usize, fd.raw()) })
+}
+
+pub fn chroot(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated.
+    ret_unit(unsafe { syscall1(nr::__NR_chroot as usize, path.as_ptr() as usize) })
+}
+
+/// `fchownat(2)`, not following a final symlink.
+pub fn lchownat(dir: Fd, path: &CStr, uid: u32, gid: u32) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated.
+    let r = unsafe {
+        syscall5(nr::__NR_fchownat as usize, dir.raw(), path.as_ptr() as usize, uid as usize, gid as usize, AT_SYMLINK_NOFOLLOW as usize)
+    };
+    ret_unit(r)
+}
+
+/// `fchmod(2)`.
+pub fn fchmod(fd: Fd, mode: u32) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    ret_unit(unsafe { syscall2(nr::__NR_fchmod as usize, fd.raw(), mode as usize) })
+}
+
+/// `utimensat(2)` with access and modification times (seconds, nanoseconds), not following links.
+pub fn lutimensat(dir: Fd, path: &CStr, atime: (i64, i64), mtime: (i64, i64)) -> Result<(), Errno> {
+    let times = [
+        g::__kernel_timespec { tv_sec: atime.0, tv_nsec: atime.1 },
+        g::__kernel_timespec { tv_sec: mtime.0, tv_nsec: mtime.1 },
+    ];
+    // SAFETY: `times` is two timespecs, as the call reads; `path` is NUL-terminated.
+    let r = unsafe {
+        syscall4(nr::__NR_utimensat as usize, dir.raw(), path.as_ptr() as usize, times.as_ptr() as usize, AT_SYMLINK_NOFOLLOW as usize)
+    };
+    ret_unit(r)
+}
+
+/// `sendfile(2)` from the current offset of `from`: copies inside the kernel.
+pub fn sendfile(to: Fd, from: Fd, count: usize) -> Result<usize, Errno> {
+    // SAFETY: a null offset pointer means "use and advance the file offset".
+    ret(unsafe { syscall4(nr::__NR_sendfile as usize, to.raw(), from.raw(), 0, count) })
+}
+
+pub fn fsync(fd: Fd) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    ret_unit(unsafe { syscall1(nr::__NR_fsync as usize, fd.raw()) })
+}
+
+/// `sync(2)`: cannot fail.
+pub fn sync() {
+    // SAFETY: no arguments.
+    unsafe {
+        super::syscall0(nr::__NR_sync as usize);
+    }
+}
+
+/// `dup3(2)`: makes `to` a copy of `from` (not close-on-exec).
+pub fn dup2(from: Fd, to: Fd) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    ret_unit(unsafe { syscall3(nr::__NR_dup3 as usize, from.raw(), to.raw(), 0) })
+}
+
+/// `faccessat(2)` with X_OK: is `path` executable?
+pub fn is_executable(dir: Fd, path: &CStr) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated.
+    ret_unit(unsafe { syscall3(nr::__NR_faccessat as usize, dir.raw(), path.as_ptr() as usize, g::X_OK as usize) })
+}
+
+/// `ioctl(2)` with a pointer or integer argument.
+pub fn ioctl(fd: Fd, request: u32, arg: usize) -> Result<usize, Errno> {
+    // SAFETY: callers in this module family pass `arg` matching `request`'s contract.
+    ret(unsafe { syscall3(nr::__NR_ioctl as usize, fd.raw(), request as usize, arg) })
+}
+
+/// `ftruncate(2)`.
+pub fn ftruncate(fd: Fd, len: u64) -> Result<(), Errno> {
+    // SAFETY: no memory is passed.
+    ret_unit(unsafe { syscall2(nr::__NR_ftruncate as usize, fd.raw(), len as usize) })
+}
+
+/// The file type of a directory entry.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum FileType {
+    Dir,
+    File,
+    Symlink,
+    Block,
+    Char,
+    Other,
+    Unknown,
+}
+
+/// One directory entry; the name is copied out so the entry outlives the read buffer.
+pub struct DirEntry {
+    pub kind: FileType,
+    name: [u8; 256],
+    len: usize,
+}
+
+impl DirEntry {
+    pub fn name(&self) -> &[u8] {
+        &self.name[..self.len]
+    }
+
+    /// The name as a C string, for `*at` calls.
+    pub fn cname(&self) -> &CStr {
+        CStr::from_bytes_until_nul(&self.name[..=self.len.min(255)]).unwrap_or(c"")
+    }
+
+    pub fn is_dot(&self) -> bool {
+        matches!(self.name(), b"." | b"..")
+    }
+}
+
+/// Reads a directory with `getdents64(2)`, skipping `.` and `..`.
+pub struct Dir {
+    fd: OwnedFd,
+    buf: [u8; 2048],
+    pos: usize,
+    len: usize,
+}
+
+impl Dir {
+    pub fn open_at(dir: Fd, path: &CStr) -> Result<Dir, Errno> {
+        let fd = openat(dir, path, O_RDONLY | O_DIRECTORY, 0)?;
+        Ok(Dir { fd, buf: [0; 2048], pos: 0, len: 0 })
+    }
+
+    pub fn open(path: &CStr) -> Result<Dir, Errno> {
+        Self::open_at(Fd::CWD, path)
+    }
+
+    pub fn fd(&self) -> Fd {
+        self.fd.fd()
+    }
+
+    /// The next entry, `Ok(None)` at the end.
+    pub fn next_entry(&mut self) -> Result<Option<DirEntry>, Errno> {
+        loop {
+            if self.pos >= self.len {
+                // SAFETY: the kernel writes at most `buf.len()` bytes of dirents.
+                let r = unsafe {
+                    syscall3(nr::__NR_getdents64 as usize, self.fd.fd().raw(), self.buf.as_mut_ptr() as usize, self.buf.len())
+                };
+                self.len = ret(r)?;
+                self.pos = 0;
+                if self.len == 0 {
+                    return Ok(None);
+                }
+            }
+            // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name[] NUL-terminated.
+            let rec = &self.buf[self.pos..self.len];
+            let reclen = rec.get(16..18).map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]) as usize);
+            if reclen < 20 || reclen > rec.len() {
+                self.pos = self.len;
+                return Err(Errno::IO);
+            }
+            self.pos += reclen;
+            let kind = match rec[18] as u32 {
+                g::DT_DIR => FileType::Dir,
+                g::DT_REG => FileType::File,
+                g::DT_LNK => FileType::Symlink,
+                g::DT_BLK => FileType::Block,
+                g::DT_CHR => FileType::Char,
+                g::DT_UNKNOWN => FileType::Unknown,
+                _ => FileType::Other,
+            };
+            let raw = &rec[19..reclen];
+            let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len()).min(255);
+            let mut entry = DirEntry { kind, name: [0; 256], len };
+            entry.name[..len].copy_from_slice(&raw[..len]);
+            if !entry.is_dot() {
+                return Ok(Some(entry));
+            }
+        }
+    }
+}
+
+/// The file type bits of a `stat` mode.
+pub fn file_type(st: &Stat) -> FileType {
+    match st.st_mode & S_IFMT {
+        S_IFDIR => FileType::Dir,
+        S_IFREG => FileType::File,
+        S_IFLNK => FileType::Symlink,
+        S_IFBLK => FileType::Block,
+        S_IFCHR => FileType::Char,
+        _ => FileType::Other,
+    }
+}
+
+/// A read-only private mapping of a whole file (modules.dep and friends can be large; no heap).
+pub struct Mapping {
+    ptr: usize,
+    len: usize,
+}
+
+impl Mapping {
+    /// Maps `path`; an empty file maps to an empty slice.
+    pub fn open(dir: Fd, path: &CStr) -> Result<Mapping, Errno> {
+        let fd = openat(dir, path, O_RDONLY, 0)?;
+        let len = fstat(fd.fd())?.st_size as usize;
+        if len == 0 {
+            return Ok(Mapping { ptr: 0, len: 0 });
+        }
+        // SAFETY: a fresh private read-only mapping aliases no Rust memory.
+        let r = unsafe {
+            super::syscall6(nr::__NR_mmap as usize, 0, len, g::PROT_READ as usize, g::MAP_PRIVATE as usize, fd.fd().raw(), 0)
+        };
+        let ptr = ret(r)?;
+        Ok(Mapping { ptr, len })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: the mapping is `len` readable bytes, alive until drop.
+        unsafe { core::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        if self.len != 0 {
+            // SAFETY: unmaps exactly the mapping this value owns.
+            unsafe {
+                syscall2(nr::__NR_munmap as usize, self.ptr, self.len);
+            }
+        }
+    }
+}
+
+/// `openat2(root, path, RESOLVE_IN_ROOT)`: opens `path` as if `root` were `/`, so absolute
+/// symlinks inside a not-yet-entered root resolve within it (Linux 5.6).
+pub fn open_in_root(root: Fd, path: &CStr, flags: u32) -> Result<OwnedFd, Errno> {
+    let how = g::open_how { flags: (flags | O_CLOEXEC) as u64, mode: 0, resolve: g::RESOLVE_IN_ROOT as u64 };
+    // SAFETY: `how` is an open_how of the size passed; `path` is NUL-terminated.
+    let r = unsafe {
+        syscall4(nr::__NR_openat2 as usize, root.raw(), path.as_ptr() as usize, &how as *const _ as usize, core::mem::size_of::<g::open_how>())
+    };
+    ret(r).map(OwnedFd::from_raw)
+}

@@ -1,0 +1,46 @@
+//! Loop devices: attach a file, read-only, in one ioctl where the kernel allows.
+use super::fs::{ioctl, open, O_RDWR};
+use super::{Errno, Fd, OwnedFd, PathBuf};
+use linux_raw_sys::loop_device as l;
+
+pub const LO_FLAGS_READ_ONLY: u32 = l::LO_FLAGS_READ_ONLY as u32;
+pub const LO_FLAGS_AUTOCLEAR: u32 = l::LO_FLAGS_AUTOCLEAR as u32;
+
+/// A free loop device number from `/dev/loop-control` (the kernel creates one if needed).
+pub fn get_free(control: Fd) -> Result<u32, Errno> {
+    ioctl(control, l::LOOP_CTL_GET_FREE, 0).map(|n| n as u32)
+}
+
+/// `/dev/loopN`.
+pub fn path(n: u32) -> PathBuf<24> {
+    let mut p = PathBuf::new();
+    let mut digits = [0u8; 20];
+    let _ = p.push(b"/dev/loop");
+    let _ = p.push(crate::out::format_u64(n as u64, &mut digits));
+    p
+}
+
+/// Attaches `backing` to the open loop device with `flags`: LOOP_CONFIGURE (Linux 5.8, no
+/// per-device settle wait), else LOOP_SET_FD + LOOP_SET_STATUS64.
+pub fn attach(dev: Fd, backing: Fd, flags: u32) -> Result<(), Errno> {
+    // SAFETY: all-zero is a valid loop_config.
+    let mut config: l::loop_config = unsafe { core::mem::zeroed() };
+    config.fd = backing.0 as u32;
+    config.info.lo_flags = flags;
+    match ioctl(dev, l::LOOP_CONFIGURE, &config as *const _ as usize) {
+        Err(Errno::INVAL) | Err(Errno::NOTTY) => {}
+        other => return other.map(|_| ()),
+    }
+    ioctl(dev, l::LOOP_SET_FD, backing.0 as usize)?;
+    ioctl(dev, l::LOOP_SET_STATUS64, &config.info as *const _ as usize).map(|_| ())
+}
+
+/// `LOOP_CLR_FD`: detaches (deferred by the kernel while the device is still mounted).
+pub fn detach(dev: Fd) -> Result<(), Errno> {
+    ioctl(dev, l::LOOP_CLR_FD, 0).map(|_| ())
+}
+
+/// Opens `/dev/loop-control`.
+pub fn control() -> Result<OwnedFd, Errno> {
+    open(c"/dev/loop-control", O_RDWR)
+}

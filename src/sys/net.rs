@@ -1,0 +1,44 @@
+//! The kernel's uevent netlink socket.
+use super::{nr, ret, ret_unit, syscall3, syscall4, syscall5, Errno, Fd, OwnedFd};
+use linux_raw_sys::{general as g, net as n, netlink as nl};
+
+/// Opens a `NETLINK_KOBJECT_UEVENT` socket bound to the kernel's multicast group 1.
+pub fn uevent_socket() -> Result<OwnedFd, Errno> {
+    // SAFETY: no memory is passed.
+    let r = unsafe {
+        syscall3(nr::__NR_socket as usize, n::AF_NETLINK as usize, (n::SOCK_RAW | g::O_CLOEXEC | g::O_NONBLOCK) as usize, nl::NETLINK_KOBJECT_UEVENT as usize)
+    };
+    let sock = ret(r).map(OwnedFd::from_raw)?;
+    // A large receive buffer: a burst of coldplug events must not overflow it.
+    let size: i32 = 1 << 20;
+    // SAFETY: the kernel reads one int.
+    unsafe {
+        syscall5(nr::__NR_setsockopt as usize, sock.fd().raw(), n::SOL_SOCKET as usize, n::SO_RCVBUF as usize, &size as *const i32 as usize, 4);
+    }
+    let addr = nl::sockaddr_nl { nl_family: n::AF_NETLINK as u16, nl_pad: 0, nl_pid: 0, nl_groups: 1 };
+    // SAFETY: the kernel reads one sockaddr_nl of the given size.
+    ret_unit(unsafe {
+        syscall3(nr::__NR_bind as usize, sock.fd().raw(), &addr as *const _ as usize, core::mem::size_of::<nl::sockaddr_nl>())
+    })?;
+    Ok(sock)
+}
+
+/// One datagram from a non-blocking socket; `Err(AGAIN)` when none is queued.
+pub fn recv(sock: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes.
+    ret(unsafe { syscall4(nr::__NR_recvfrom as usize, sock.raw(), buf.as_mut_ptr() as usize, buf.len(), 0) })
+}
+
+/// Waits until `fd` is readable or `timeout_ms` passes: `Ok(true)` if readable.
+pub fn poll_readable(fd: Fd, timeout_ms: u32) -> Result<bool, Errno> {
+    let mut pfd = g::pollfd { fd: fd.0, events: g::POLLIN as i16, revents: 0 };
+    loop {
+        // SAFETY: the kernel reads and writes one pollfd.
+        let r = unsafe { syscall3(nr::__NR_poll as usize, &mut pfd as *mut _ as usize, 1, timeout_ms as usize) };
+        match ret(r) {
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e),
+            Ok(n) => return Ok(n > 0),
+        }
+    }
+}

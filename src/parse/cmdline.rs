@@ -4,6 +4,8 @@
 //! Keys match exactly, never as substrings (`rd.debug` is not `debug`), and the last
 //! occurrence of a key wins, as with the kernel's own parameters.
 
+use super::bytes::strip_prefix;
+
 /// One `key[=value]` parameter, quotes already stripped as the kernel strips them.
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
@@ -216,6 +218,58 @@ impl<'a> BootConfig<'a> {
     }
 }
 
+/// The keys rdinit reads; one table lookup instead of a chain of string compares.
+#[derive(Clone, Copy)]
+enum Key {
+    Root,
+    RootFsType,
+    RootFlags,
+    Ro,
+    Rw,
+    RootWait,
+    RootDelay,
+    Init,
+    Panic,
+    Quiet,
+    Debug,
+    From,
+    Live,
+    Load,
+    NoLoad,
+    Changes,
+    Toram,
+    Perch,
+    Modules,
+    SlaxFlags,
+}
+
+const KEYS: [(&[u8], Key); 20] = [
+    (b"root", Key::Root),
+    (b"rootfstype", Key::RootFsType),
+    (b"rootflags", Key::RootFlags),
+    (b"ro", Key::Ro),
+    (b"rw", Key::Rw),
+    (b"rootwait", Key::RootWait),
+    (b"rootdelay", Key::RootDelay),
+    (b"init", Key::Init),
+    (b"panic", Key::Panic),
+    (b"quiet", Key::Quiet),
+    (b"debug", Key::Debug),
+    (b"from", Key::From),
+    (b"live", Key::Live),
+    (b"load", Key::Load),
+    (b"noload", Key::NoLoad),
+    (b"changes", Key::Changes),
+    (b"toram", Key::Toram),
+    (b"perch", Key::Perch),
+    (b"modules", Key::Modules),
+    (b"slax.flags", Key::SlaxFlags),
+];
+
+fn key(name: &[u8]) -> Option<Key> {
+    KEYS.iter().find(|(k, _)| *k == name).map(|&(_, k)| k)
+}
+
 /// Reads the boot settings from `line`; a bad number keeps the earlier value and is listed.
 pub fn boot_config(line: &[u8]) -> BootConfig<'_> {
     let mut c = BootConfig {
@@ -242,43 +296,43 @@ pub fn boot_config(line: &[u8]) -> BootConfig<'_> {
     };
     for p in params(line) {
         let v = p.value;
-        match p.key {
-            b"root" => c.root = v,
-            b"rootfstype" => c.rootfstype = v,
-            b"rootflags" => c.rootflags = v,
-            b"ro" => c.read_only = true,
-            b"rw" => c.read_only = false,
-            b"rootwait" => {
+        match key(p.key) {
+            Some(Key::Root) => c.root = v,
+            Some(Key::RootFsType) => c.rootfstype = v,
+            Some(Key::RootFlags) => c.rootflags = v,
+            Some(Key::Ro) => c.read_only = true,
+            Some(Key::Rw) => c.read_only = false,
+            Some(Key::RootWait) => {
                 if v.is_none() {
                     c.rootwait = Wait::Forever;
                 } else if let Some(n) = c.number(p, parse_u32) {
                     c.rootwait = Wait::Seconds(n);
                 }
             }
-            b"rootdelay" => c.rootdelay = c.number(p, parse_u32).or(c.rootdelay),
-            b"init" => c.init = v,
-            b"panic" => c.panic = c.number(p, parse_i32).or(c.panic),
-            b"quiet" => c.quiet = true,
-            b"debug" => c.debug = true,
-            b"from" => c.from = v,
-            b"live" => c.live = v,
-            b"load" => c.load = v,
-            b"noload" => c.noload = v,
-            b"changes" => c.changes = v,
-            b"toram" => c.toram = Some(v.unwrap_or(&[])),
-            b"perch" => c.perch = true,
-            b"modules" => c.modules = v,
+            Some(Key::RootDelay) => c.rootdelay = c.number(p, parse_u32).or(c.rootdelay),
+            Some(Key::Init) => c.init = v,
+            Some(Key::Panic) => c.panic = c.number(p, parse_i32).or(c.panic),
+            Some(Key::Quiet) => c.quiet = true,
+            Some(Key::Debug) => c.debug = true,
+            Some(Key::From) => c.from = v,
+            Some(Key::Live) => c.live = v,
+            Some(Key::Load) => c.load = v,
+            Some(Key::NoLoad) => c.noload = v,
+            Some(Key::Changes) => c.changes = v,
+            Some(Key::Toram) => c.toram = Some(v.unwrap_or(&[])),
+            Some(Key::Perch) => c.perch = true,
+            Some(Key::Modules) => c.modules = v,
             // Slax's own spelling of the same switches: `slax.flags=perch,toram`.
-            b"slax.flags" => {
+            Some(Key::SlaxFlags) => {
                 for flag in v.unwrap_or(&[]).split(|&b| b == b',') {
-                    match flag {
-                        b"perch" => c.perch = true,
-                        b"toram" => c.toram = Some(&[]),
+                    match key(flag) {
+                        Some(Key::Perch) => c.perch = true,
+                        Some(Key::Toram) => c.toram = Some(&[]),
                         _ => {}
                     }
                 }
             }
-            _ => {}
+            None => {}
         }
     }
     c
@@ -299,8 +353,9 @@ pub enum DeviceSpec<'a> {
     MajMin(u32, u32),
 }
 
-fn strip_prefix<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
-    s.strip_prefix(prefix).filter(|v| !v.is_empty())
+/// The value after `prefix`, if there is one.
+fn value_after<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    strip_prefix(s, prefix).filter(|v| !v.is_empty())
 }
 
 /// Reads a device spec the way the kernel's root= lookup does; `None` if it names none.
@@ -308,21 +363,21 @@ pub fn device_spec(s: &[u8]) -> Option<DeviceSpec<'_>> {
     if s.starts_with(b"/") {
         return (s.len() > 1).then_some(DeviceSpec::Path(s));
     }
-    if let Some(v) = strip_prefix(s, b"UUID=") {
+    if let Some(v) = value_after(s, b"UUID=") {
         return Some(DeviceSpec::Uuid(v));
     }
-    if let Some(v) = strip_prefix(s, b"LABEL=") {
+    if let Some(v) = value_after(s, b"LABEL=") {
         return Some(DeviceSpec::Label(v));
     }
-    if let Some(v) = strip_prefix(s, b"PARTLABEL=") {
+    if let Some(v) = value_after(s, b"PARTLABEL=") {
         return Some(DeviceSpec::PartLabel(v));
     }
-    if let Some(v) = strip_prefix(s, b"PARTUUID=") {
+    if let Some(v) = value_after(s, b"PARTUUID=") {
         return match v.iter().position(|&c| c == b'/') {
             None => Some(DeviceSpec::PartUuid(v, 0)),
             Some(slash) => {
                 let uuid = v.get(..slash).filter(|u| !u.is_empty())?;
-                let off = v.get(slash + 1..)?.strip_prefix(b"PARTNROFF=")?;
+                let off = strip_prefix(v.get(slash + 1..)?, b"PARTNROFF=")?;
                 Some(DeviceSpec::PartUuid(uuid, parse_i32(off)?))
             }
         };
@@ -353,7 +408,7 @@ pub struct Located<'a> {
 /// Splits `/dev/sdb1/slax`, `LABEL=X/slax`, `UUID=X` or `/slax/my.iso` into device and path.
 /// `/dev/NAME` takes exactly one component: `/dev/sdb1/slax` is sdb1's `/slax`.
 pub fn located_path(s: &[u8]) -> Option<Located<'_>> {
-    if let Some(after) = s.strip_prefix(b"/dev/") {
+    if let Some(after) = strip_prefix(s, b"/dev/") {
         let name_len = after.iter().position(|&c| c == b'/').unwrap_or(after.len());
         if name_len == 0 {
             return None;

@@ -2,18 +2,16 @@
 //! Everything the boot reads from the kernel or from disks is decoded here, so it can be
 //! unit-tested on the host against real captures in `tests/fixtures/`.
 // A trap in PID 1 panics the kernel with no message: keep the boot path free of panics.
-#![cfg_attr(
-    not(test),
-    deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
-)]
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+mod bytes;
 pub mod cmdline;
 pub mod modules;
 pub mod mountinfo;
 pub mod options;
 pub mod partition;
-pub mod superblock;
 pub mod pattern;
+pub mod superblock;
 pub mod text;
 pub mod uevent;
 

@@ -2,6 +2,7 @@
 //! `modules.alias`, `modules.builtin`/`modules.order`, read the way kmod reads them.
 //! Paths in them are relative to that directory.
 
+use super::bytes::{strip_prefix, strip_suffix};
 use super::pattern::glob;
 use super::text::Text;
 
@@ -74,7 +75,7 @@ pub fn compression(path: &[u8]) -> Option<Compression> {
 /// The basename without its module suffix, not normalised: `crc32c-intel`.
 fn stem(path: &[u8]) -> &[u8] {
     let base = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
-    SUFFIXES.iter().find_map(|(s, _)| base.strip_suffix(*s)).unwrap_or(base)
+    SUFFIXES.iter().find_map(|(s, _)| strip_suffix(base, s)).unwrap_or(base)
 }
 
 /// The module name of a path: `kernel/arch/x86/crypto/crc32c-intel.ko.xz` → `crc32c_intel`.
@@ -187,7 +188,7 @@ impl<'a> Iterator for SoftList<'a> {
 
 /// Parses a `softdep` line; `None` for other lines.
 pub fn softdep_line(line: &[u8]) -> Option<SoftDep<'_>> {
-    let after = skip_space(line).strip_prefix(b"softdep")?;
+    let after = strip_prefix(skip_space(line), b"softdep")?;
     // `softdepx` and a missing module name are not softdep lines.
     if !after.first()?.is_ascii_whitespace() {
         return None;
@@ -293,7 +294,10 @@ mod tests {
         let vp = find_dep(&text, b"virtio_pci").unwrap();
         assert_eq!(vp.deps().next_back(), Some(&b"kernel/drivers/virtio/virtio_ring.ko"[..]));
         assert_eq!(find_dep(&text, b"crc32c_intel").unwrap().path, b"kernel/arch/x86/crypto/crc32c-intel.ko");
-        assert_eq!(find_dep(&text, b"kernel/fs/fat/vfat.ko").unwrap().deps().next(), Some(&b"kernel/fs/fat/fat.ko"[..]));
+        assert_eq!(
+            find_dep(&text, b"kernel/fs/fat/vfat.ko").unwrap().deps().next(),
+            Some(&b"kernel/fs/fat/fat.ko"[..])
+        );
         assert_eq!(find_dep(&text, b"nonexistent"), None);
         // Garbage around real lines is skipped.
         let mut messy = b"# comment\n\n   \ngarbage line\n".to_vec();

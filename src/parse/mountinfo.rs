@@ -4,6 +4,7 @@
 //! Line format (proc(5)): `ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL…] - FSTYPE
 //! SOURCE SUPER_OPTIONS`.
 
+use super::bytes::strip_prefix;
 use super::cmdline::parse_u32;
 
 /// One mount, fields as the kernel wrote them (spaces in paths appear as `\040`).
@@ -77,7 +78,7 @@ pub fn has_option(list: &[u8], name: &[u8]) -> bool {
 pub fn is_under(path: &[u8], prefix: &[u8]) -> bool {
     let n = prefix.iter().rev().take_while(|&&c| c == b'/').count();
     let prefix = prefix.get(..prefix.len() - n).unwrap_or(&[]);
-    match path.strip_prefix(prefix) {
+    match strip_prefix(path, prefix) {
         Some(rest) => rest.is_empty() || rest.first() == Some(&b'/'),
         None => false,
     }
@@ -98,7 +99,8 @@ mod tests {
         assert_eq!(e.fstype, b"ext3");
         assert_eq!(e.source, b"/dev/root");
         assert_eq!(e.super_options, b"rw,errors=continue");
-        let many = parse_line(b"1 2 0:5 / /x ro shared:1 master:2 propagate_from:3 unbindable - tmpfs none rw").unwrap();
+        let many =
+            parse_line(b"1 2 0:5 / /x ro shared:1 master:2 propagate_from:3 unbindable - tmpfs none rw").unwrap();
         assert_eq!(many.fstype, b"tmpfs");
         let none = parse_line(b"1 2 0:5 / /x ro - tmpfs none rw").unwrap();
         assert_eq!(none.options, b"ro");
@@ -146,7 +148,8 @@ mod tests {
         assert!(has_option(spaced.super_options, b"ro"));
         assert!(!has_option(root.super_options, b"ro"));
         // Newest first is the unmount order.
-        let under: Vec<_> = all.iter().rev().filter(|e| is_under(e.mount_point, b"/tmp/pf/mnt")).map(|e| e.id).collect();
+        let under: Vec<_> =
+            all.iter().rev().filter(|e| is_under(e.mount_point, b"/tmp/pf/mnt")).map(|e| e.id).collect();
         assert_eq!(under, vec![46, 45, 44, 43, 42]);
     }
 

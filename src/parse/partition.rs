@@ -1,6 +1,7 @@
 //! Partition tables, only as far as `PARTUUID=` and `PARTLABEL=` need them: the kernel has
 //! already split the disk, but devtmpfs has no /dev/disk/by-part* links to match against.
 
+use super::bytes::{arr, le16, le32, le64};
 use super::text::Text;
 
 /// The IEEE CRC-32 GPT uses, bit by bit: no table, and the data is a few KiB at most.
@@ -12,18 +13,6 @@ pub fn crc32(data: &[u8]) -> u32 {
         }
         crc
     })
-}
-
-fn arr<const N: usize>(h: &[u8], off: usize) -> Option<[u8; N]> {
-    h.get(off..off.checked_add(N)?)?.try_into().ok()
-}
-
-fn le32(h: &[u8], off: usize) -> Option<u32> {
-    arr(h, off).map(u32::from_le_bytes)
-}
-
-fn le64(h: &[u8], off: usize) -> Option<u64> {
-    arr(h, off).map(u64::from_le_bytes)
 }
 
 /// Where a GPT's partition entries are, from its header.
@@ -58,7 +47,9 @@ pub fn gpt_header(lba1: &[u8]) -> Option<GptHeader> {
     let size = le32(lba1, 12)? as usize;
     let mut hdr = [0u8; 512];
     let src = lba1.get(..size).filter(|_| size >= 92)?;
-    hdr.get_mut(..size)?.copy_from_slice(src);
+    for (d, s) in hdr.iter_mut().zip(src) {
+        *d = *s;
+    }
     // The CRC covers the header with its own CRC field zeroed.
     hdr.get_mut(16..20)?.fill(0);
     if crc32(hdr.get(..size)?) != le32(lba1, 16)? {
@@ -101,12 +92,12 @@ fn guid(raw: &[u8; 16]) -> Text<37> {
 
 /// Decodes one entry; `None` for an unused slot (zero type GUID) or short input.
 pub fn gpt_entry(raw: &[u8]) -> Option<GptPart> {
+    let raw = raw.get(..128)?;
     let type_guid: [u8; 16] = arr(raw, 0)?;
     if type_guid == [0; 16] {
         return None;
     }
-    let name: [u8; 72] = arr(raw, 56)?;
-    let units = name.chunks_exact(2).map(|c| u16::from_le_bytes(c.try_into().unwrap_or([0; 2])));
+    let units = (0..36).map_while(|i| le16(raw, 56 + 2 * i));
     let mut partlabel = Text::<72>::new();
     for ch in char::decode_utf16(units.take_while(|&u| u != 0)) {
         let mut buf = [0u8; 4];
@@ -123,7 +114,8 @@ pub fn gpt_entry(raw: &[u8]) -> Option<GptPart> {
 /// kernel numbers them, gaps kept).
 pub fn gpt_entries(table: &[u8], entry_size: u32) -> impl Iterator<Item = (u32, GptPart)> + '_ {
     let size = (entry_size as usize).max(128);
-    table.chunks_exact(size).zip(1u32..).filter_map(|(raw, n)| Some((n, gpt_entry(raw)?)))
+    let entry = move |i: usize| table.get(i.checked_mul(size)?..).and_then(|t| t.get(..size));
+    (0..).map_while(entry).zip(1u32..).filter_map(|(raw, n)| Some((n, gpt_entry(raw)?)))
 }
 
 /// The MBR disk signature that MBR PARTUUIDs are made of; `None` without the 55AA mark,
@@ -133,10 +125,9 @@ pub fn mbr_signature(sector0: &[u8]) -> Option<u32> {
     if sector0.get(510..512)? != [0x55, 0xAA] {
         return None;
     }
-    let entries = sector0.get(446..510)?;
     let mut used = false;
-    for e in entries.chunks_exact(16) {
-        let (boot, kind) = (e.first().copied()?, e.get(4).copied()?);
+    for e in (446..510).step_by(16) {
+        let (boot, kind) = (*sector0.get(e)?, *sector0.get(e + 4)?);
         if kind == 0xEE || !matches!(boot, 0 | 0x80) {
             return None;
         }

@@ -223,11 +223,27 @@ mod tests {
         assert_eq!(natural_cmp(b"1-core", b"01-core"), Greater);
         assert_eq!(natural_cmp(b"x9", b"x10"), Less);
         assert_eq!(natural_cmp(b"x99999999999999999999999", b"x100000000000000000000000"), Less);
-        let mut v: Vec<&[u8]> =
-            vec![b"10-extra.sb", b"01-core.sb", b"2-x.sb", b"05-devel.sb", b"04-apps.sb", b"001-a.sb", b"b.sb", b"a.sb"];
+        let mut v: Vec<&[u8]> = vec![
+            b"10-extra.sb",
+            b"01-core.sb",
+            b"2-x.sb",
+            b"05-devel.sb",
+            b"04-apps.sb",
+            b"001-a.sb",
+            b"b.sb",
+            b"a.sb",
+        ];
         v.sort_by(|a, b| natural_cmp(a, b));
-        let expect: Vec<&[u8]> =
-            vec![b"001-a.sb", b"01-core.sb", b"2-x.sb", b"04-apps.sb", b"05-devel.sb", b"10-extra.sb", b"a.sb", b"b.sb"];
+        let expect: Vec<&[u8]> = vec![
+            b"001-a.sb",
+            b"01-core.sb",
+            b"2-x.sb",
+            b"04-apps.sb",
+            b"05-devel.sb",
+            b"10-extra.sb",
+            b"a.sb",
+            b"b.sb",
+        ];
         assert_eq!(v, expect);
     }
 }

@@ -2,6 +2,7 @@
 //! the way blkid prints them, so `root=UUID=…` and `LABEL=…` match what users copy from
 //! `blkid`. Checked against blkid 2.38 on images made by mkfs.* (tests/fixtures/superblock).
 
+use super::bytes::{arr, le16, le32};
 use super::text::{hex_digit, Text};
 
 /// Bytes to read from the start of a device: enough for btrfs's superblock at 64 KiB.
@@ -60,18 +61,6 @@ pub struct Superblock {
     pub label: Text<64>,
 }
 
-fn arr<const N: usize>(h: &[u8], off: usize) -> Option<[u8; N]> {
-    h.get(off..off.checked_add(N)?)?.try_into().ok()
-}
-
-fn le16(h: &[u8], off: usize) -> Option<u16> {
-    arr(h, off).map(u16::from_le_bytes)
-}
-
-fn le32(h: &[u8], off: usize) -> Option<u32> {
-    arr(h, off).map(u32::from_le_bytes)
-}
-
 fn byte(h: &[u8], off: usize) -> Option<u8> {
     h.get(off).copied()
 }
@@ -100,22 +89,15 @@ fn label(h: &[u8], off: usize, len: usize) -> Option<Text<64>> {
     Some(t)
 }
 
-fn found(fstype: FsType, uuid: Text<37>, label: Text<64>) -> Option<Superblock> {
-    Some(Superblock { fstype, uuid, label })
-}
-
-/// ext2/3/4 at 1024, told apart by features the way blkid does: a journal makes ext3,
-/// any feature the ext2/ext3 drivers lack makes ext4.
-fn ext(h: &[u8]) -> Option<Superblock> {
+/// ext2/3/4: told apart by features the way blkid does: a journal makes ext3, any
+/// feature the ext2/ext3 drivers lack makes ext4. An external journal is no filesystem.
+fn ext_kind(h: &[u8], sb: &mut Superblock) -> Option<()> {
     const SB: usize = 1024;
     const HAS_JOURNAL: u32 = 0x4;
     const JOURNAL_DEV: u32 = 0x8;
     const RO_SUPP: u32 = 0x7; // sparse_super, large_file, btree_dir
     const EXT2_INCOMPAT_SUPP: u32 = 0x12; // filetype, meta_bg
     const EXT3_INCOMPAT_SUPP: u32 = 0x16; // … and recover
-    if le16(h, SB + 0x38)? != 0xEF53 {
-        return None;
-    }
     let compat = le32(h, SB + 0x5C)?;
     let incompat = le32(h, SB + 0x60)?;
     let ro_compat = le32(h, SB + 0x64)?;
@@ -124,51 +106,19 @@ fn ext(h: &[u8]) -> Option<Superblock> {
     }
     let journal = compat & HAS_JOURNAL != 0;
     let supp = if journal { EXT3_INCOMPAT_SUPP } else { EXT2_INCOMPAT_SUPP };
-    let fstype = if ro_compat & !RO_SUPP != 0 || incompat & !supp != 0 {
+    sb.fstype = if ro_compat & !RO_SUPP != 0 || incompat & !supp != 0 {
         FsType::Ext4
     } else if journal {
         FsType::Ext3
     } else {
         FsType::Ext2
     };
-    found(fstype, uuid(h, SB + 0x68)?, label(h, SB + 0x78, 16)?)
+    Some(())
 }
 
-/// btrfs's superblock at 64 KiB.
-fn btrfs(h: &[u8]) -> Option<Superblock> {
-    const SB: usize = 65536;
-    if h.get(SB + 64..SB + 72)? != b"_BHRfS_M" {
-        return None;
-    }
-    found(FsType::Btrfs, uuid(h, SB + 32)?, label(h, SB + 0x12b, 256)?)
-}
-
-/// XFS: big-endian `XFSB` at 0 with a sane block size.
-fn xfs(h: &[u8]) -> Option<Superblock> {
-    if h.get(..4)? != b"XFSB" {
-        return None;
-    }
-    let bs = u32::from_be_bytes(arr(h, 4)?);
-    if !(512..=65536).contains(&bs) || !bs.is_power_of_two() {
-        return None;
-    }
-    found(FsType::Xfs, uuid(h, 32)?, label(h, 108, 12)?)
-}
-
-/// EROFS at 1024.
-fn erofs(h: &[u8]) -> Option<Superblock> {
-    if le32(h, 1024)? != 0xE0F5_E1E2 {
-        return None;
-    }
-    found(FsType::Erofs, uuid(h, 1024 + 48)?, label(h, 1024 + 64, 16)?)
-}
-
-/// squashfs 4 (the only version Linux mounts): `hsqs` at 0; no UUID or label.
-fn squashfs(h: &[u8]) -> Option<Superblock> {
-    if h.get(..4)? != b"hsqs" || le16(h, 28)? != 4 {
-        return None;
-    }
-    found(FsType::Squashfs, Text::new(), Text::new())
+/// squashfs 4 is the only version Linux mounts.
+fn squashfs_v4(h: &[u8], _: &mut Superblock) -> Option<()> {
+    (le16(h, 28)? == 4).then_some(())
 }
 
 /// An ISO 9660 date `YYYYMMDDHHMMSSCC` as blkid's UUID `YYYY-MM-DD-HH-MM-SS-CC`; all
@@ -189,25 +139,11 @@ fn iso_date(h: &[u8], off: usize) -> Option<Text<37>> {
     Some(t)
 }
 
-/// ISO 9660: the primary volume descriptor at 32 KiB. blkid takes the UUID from the
-/// modification date, else the creation date. The label is the PVD's volume id (blkid may
-/// prefer a Joliet name; mkisofs writes the same text to both unless it is too long).
-fn iso9660(h: &[u8]) -> Option<Superblock> {
+/// ISO 9660's UUID: blkid takes the modification date, else the creation date.
+fn iso_uuid(h: &[u8], sb: &mut Superblock) -> Option<()> {
     const PVD: usize = 32768;
-    if byte(h, PVD)? != 1 || h.get(PVD + 1..PVD + 6)? != b"CD001" {
-        return None;
-    }
-    let uuid = iso_date(h, PVD + 830).or_else(|| iso_date(h, PVD + 813)).unwrap_or_default();
-    found(FsType::Iso9660, uuid, label(h, PVD + 40, 32)?)
-}
-
-/// Linux swap v1: `SWAPSPACE2` at the end of the first page, for the page sizes in use.
-fn swap(h: &[u8]) -> Option<Superblock> {
-    if ![4096usize, 8192, 16384, 65536].iter().any(|p| h.get(p - 10..*p) == Some(b"SWAPSPACE2")) {
-        return None;
-    }
-    // The header's fields sit at 1024 whatever the page size.
-    found(FsType::Swap, uuid(h, 1036)?, label(h, 1052, 16)?)
+    sb.uuid = iso_date(h, PVD + 830).or_else(|| iso_date(h, PVD + 813)).unwrap_or_default();
+    Some(())
 }
 
 /// FAT12/16/32 from the boot sector's BPB. Last in line: its checks are the weakest.
@@ -252,28 +188,76 @@ fn vfat(h: &[u8]) -> Option<Superblock> {
             name = Text::new();
         }
     }
-    found(FsType::Vfat, uuid, name)
+    Some(Superblock { fstype: FsType::Vfat, uuid, label: name })
 }
 
-type Probe = fn(&[u8]) -> Option<Superblock>;
+/// A check or field a table row cannot express; `None` rejects the candidate.
+type Fix = fn(&[u8], &mut Superblock) -> Option<()>;
 
-/// Probes in order of how specific the magic is; vfat goes last.
-const PROBES: [Probe; 8] = [ext, btrfs, xfs, erofs, squashfs, iso9660, swap, vfat];
+/// Where a filesystem keeps its magic, UUID and label; `fix` does what a row cannot.
+struct Layout {
+    fstype: FsType,
+    magic_at: u32,
+    magic: &'static [u8],
+    /// 0: no UUID there.
+    uuid_at: u32,
+    label_at: u32,
+    /// 0: no label.
+    label_len: u16,
+    fix: Option<Fix>,
+}
+
+/// In order of how specific the magic is; vfat, with no magic at all, comes after these.
+#[rustfmt::skip]
+const LAYOUTS: [Layout; 7] = [
+    // ext2/3/4 superblock at 1024: s_magic 0x38, s_uuid 0x68, s_volume_name 0x78.
+    Layout { fstype: FsType::Ext4, magic_at: 1080, magic: &[0x53, 0xEF], uuid_at: 1128, label_at: 1144, label_len: 16, fix: Some(ext_kind) },
+    // btrfs superblock at 64 KiB: fsid +32, magic +64, label +0x12b.
+    Layout { fstype: FsType::Btrfs, magic_at: 65600, magic: b"_BHRfS_M", uuid_at: 65568, label_at: 65835, label_len: 256, fix: None },
+    // XFS superblock at 0: sb_uuid 32, sb_fname 108.
+    Layout { fstype: FsType::Xfs, magic_at: 0, magic: b"XFSB", uuid_at: 32, label_at: 108, label_len: 12, fix: None },
+    // EROFS superblock at 1024: magic 0xE0F5E1E2, uuid +48, volume_name +64.
+    Layout { fstype: FsType::Erofs, magic_at: 1024, magic: &[0xE2, 0xE1, 0xF5, 0xE0], uuid_at: 1072, label_at: 1088, label_len: 16, fix: None },
+    Layout { fstype: FsType::Squashfs, magic_at: 0, magic: b"hsqs", uuid_at: 0, label_at: 0, label_len: 0, fix: Some(squashfs_v4) },
+    // The primary volume descriptor at 32 KiB; the label is its volume id (blkid may prefer
+    // a Joliet name; mkisofs writes the same text to both unless it is too long).
+    Layout { fstype: FsType::Iso9660, magic_at: 32768, magic: b"\x01CD001", uuid_at: 0, label_at: 32808, label_len: 32, fix: Some(iso_uuid) },
+    // Swap v1 with 4 KiB pages (the magic ends the first page); header fields at 1024.
+    Layout { fstype: FsType::Swap, magic_at: 4086, magic: b"SWAPSPACE2", uuid_at: 1036, label_at: 1052, label_len: 16, fix: None },
+];
+
+fn by_layout(l: &Layout, h: &[u8]) -> Option<Superblock> {
+    let at = l.magic_at as usize;
+    if h.get(at..at + l.magic.len())? != l.magic {
+        return None;
+    }
+    let mut sb = Superblock { fstype: l.fstype, uuid: Text::new(), label: Text::new() };
+    if l.uuid_at != 0 {
+        sb.uuid = uuid(h, l.uuid_at as usize)?;
+    }
+    if l.label_len != 0 {
+        sb.label = label(h, l.label_at as usize, usize::from(l.label_len))?;
+    }
+    if let Some(fix) = l.fix {
+        fix(h, &mut sb)?;
+    }
+    Some(sb)
+}
 
 /// Identifies the filesystem in a device's first [`PROBE_LEN`] bytes; shorter input is
 /// probed for whatever fits in it.
 pub fn probe(head: &[u8]) -> Option<Superblock> {
-    PROBES.iter().find_map(|p| p(head))
+    LAYOUTS.iter().find_map(|l| by_layout(l, head)).or_else(|| vfat(head))
 }
 
 /// Whether `head` starts a live-boot bundle: a squashfs or EROFS image.
 pub fn is_bundle_image(head: &[u8]) -> Option<FsType> {
-    squashfs(head).or_else(|| erofs(head)).map(|s| s.fstype)
+    probe(head).map(|s| s.fstype).filter(|t| matches!(t, FsType::Squashfs | FsType::Erofs))
 }
 
 /// UUIDs as users type them: blkid prints FAT serials upper-case, others lower-case.
 pub fn uuid_eq(a: &[u8], b: &[u8]) -> bool {
-    a.eq_ignore_ascii_case(b)
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
 }
 
 #[cfg(test)]

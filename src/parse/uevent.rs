@@ -65,6 +65,34 @@ impl<'a> Uevent<'a> {
     }
 }
 
+/// The keys rdinit reads; one table lookup instead of a chain of string compares.
+#[derive(Clone, Copy)]
+enum Key {
+    Action,
+    DevPath,
+    Subsystem,
+    DevName,
+    DevType,
+    Major,
+    Minor,
+    ModAlias,
+    PartN,
+    PartName,
+}
+
+const KEYS: [(&[u8], Key); 10] = [
+    (b"ACTION", Key::Action),
+    (b"DEVPATH", Key::DevPath),
+    (b"SUBSYSTEM", Key::Subsystem),
+    (b"DEVNAME", Key::DevName),
+    (b"DEVTYPE", Key::DevType),
+    (b"MAJOR", Key::Major),
+    (b"MINOR", Key::Minor),
+    (b"MODALIAS", Key::ModAlias),
+    (b"PARTN", Key::PartN),
+    (b"PARTNAME", Key::PartName),
+];
+
 /// Parses one netlink message or sysfs `uevent` file; `None` for udev's re-broadcasts
 /// (they start with `libudev`), empty input, or a first record that is neither a header
 /// nor `KEY=VAL`.
@@ -105,18 +133,18 @@ pub fn parse(msg: &[u8]) -> Option<Uevent<'_>> {
     for rec in records {
         let Some(eq) = rec.iter().position(|&c| c == b'=') else { continue };
         let (key, val) = (rec.get(..eq).unwrap_or(&[]), rec.get(eq + 1..).unwrap_or(&[]));
-        match key {
-            b"ACTION" => ev.action = action(val),
-            b"DEVPATH" => ev.devpath = val,
-            b"SUBSYSTEM" => ev.subsystem = Some(val),
-            b"DEVNAME" => ev.devname = Some(val),
-            b"DEVTYPE" => ev.devtype = Some(val),
-            b"MAJOR" => ev.major = parse_u32(val),
-            b"MINOR" => ev.minor = parse_u32(val),
-            b"MODALIAS" => ev.modalias = Some(val),
-            b"PARTN" => ev.partn = parse_u32(val),
-            b"PARTNAME" => ev.partname = Some(val),
-            _ => {}
+        let Some(&(_, k)) = KEYS.iter().find(|(name, _)| *name == key) else { continue };
+        match k {
+            Key::Action => ev.action = action(val),
+            Key::DevPath => ev.devpath = val,
+            Key::Subsystem => ev.subsystem = Some(val),
+            Key::DevName => ev.devname = Some(val),
+            Key::DevType => ev.devtype = Some(val),
+            Key::Major => ev.major = parse_u32(val),
+            Key::Minor => ev.minor = parse_u32(val),
+            Key::ModAlias => ev.modalias = Some(val),
+            Key::PartN => ev.partn = parse_u32(val),
+            Key::PartName => ev.partname = Some(val),
         }
     }
     Some(ev)

@@ -1,0 +1,49 @@
+//! Panic-free byte helpers shared by the parsers. core's `strip_prefix`, `chunks_exact` and
+//! `copy_from_slice` keep a panic branch unless inlined; these have none to begin with.
+
+/// `N` bytes at `off`, if the input is long enough.
+pub(crate) fn arr<const N: usize>(h: &[u8], off: usize) -> Option<[u8; N]> {
+    h.get(off..off.checked_add(N)?)?.try_into().ok()
+}
+
+pub(crate) fn le16(h: &[u8], off: usize) -> Option<u16> {
+    arr(h, off).map(u16::from_le_bytes)
+}
+
+pub(crate) fn le32(h: &[u8], off: usize) -> Option<u32> {
+    arr(h, off).map(u32::from_le_bytes)
+}
+
+pub(crate) fn le64(h: &[u8], off: usize) -> Option<u64> {
+    arr(h, off).map(u64::from_le_bytes)
+}
+
+/// `s` without `prefix`, if it starts with it.
+pub(crate) fn strip_prefix<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let (head, tail) = s.split_at_checked(prefix.len())?;
+    (head == prefix).then_some(tail)
+}
+
+/// `s` without `suffix`, if it ends with it.
+pub(crate) fn strip_suffix<'a>(s: &'a [u8], suffix: &[u8]) -> Option<&'a [u8]> {
+    let (head, tail) = s.split_at_checked(s.len().checked_sub(suffix.len())?)?;
+    (tail == suffix).then_some(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(le16(&[1, 2, 3], 1), Some(0x0302));
+        assert_eq!(le32(&[1, 2, 3], 0), None);
+        assert_eq!(le64(&[0; 8], usize::MAX), None);
+        assert_eq!(strip_prefix(b"abc", b"ab"), Some(&b"c"[..]));
+        assert_eq!(strip_prefix(b"abc", b"abcd"), None);
+        assert_eq!(strip_prefix(b"abc", b"b"), None);
+        assert_eq!(strip_suffix(b"a.ko", b".ko"), Some(&b"a"[..]));
+        assert_eq!(strip_suffix(b"ko", b".ko"), None);
+        assert_eq!(strip_suffix(b"", b""), Some(&b""[..]));
+    }
+}

@@ -153,6 +153,19 @@ mod tests {
         assert_eq!(under, vec![46, 45, 44, 43, 42]);
     }
 
+    /// The kernel escapes `,` too in overlayfs's options: the line must still parse and decode.
+    #[test]
+    fn real_overlay_line() {
+        let text =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mountinfo/overlay-escaped.txt")).unwrap();
+        let e = entries(&text).next().unwrap();
+        assert_eq!((e.fstype, e.source), (&b"overlay"[..], &b"overlay"[..]));
+        let mut buf = [0u8; 256];
+        let opts = unescape(e.super_options, &mut buf).unwrap();
+        assert!(opts.starts_with(br"rw,lowerdir=/tmp/ov/l\:1:/tmp/ov/l\,2:"));
+        assert!(has_option(e.super_options, b"uuid=on"));
+    }
+
     #[test]
     fn unescaping() {
         let mut buf = [0u8; 16];

@@ -172,6 +172,23 @@ mod tests {
         assert_eq!(o.list_item(b"x").err(), Some(Full));
     }
 
+    /// Linux 6.18's overlayfs accepted exactly this string from mount(2) and showed all three
+    /// lower directories (`l:1`, `l,2`, `l\3`) and the upper one (`up,per`).
+    #[test]
+    fn escapes_accepted_by_the_kernel() {
+        let mut buf = [0u8; 256];
+        let mut o = OptionString::new(&mut buf);
+        o.list(b"lowerdir").unwrap();
+        for dir in [&b"/tmp/ov/l:1"[..], b"/tmp/ov/l,2", b"/tmp/ov/l\\3"] {
+            o.list_item(dir).unwrap();
+        }
+        o.pair_escaped(b"upperdir", b"/tmp/ov/up,per").unwrap().pair_escaped(b"workdir", b"/tmp/ov/work").unwrap();
+        assert_eq!(
+            o.as_bytes(),
+            br"lowerdir=/tmp/ov/l\:1:/tmp/ov/l\,2:/tmp/ov/l\\3,upperdir=/tmp/ov/up\,per,workdir=/tmp/ov/work"
+        );
+    }
+
     #[test]
     fn raw_and_flags() {
         let mut buf = [0u8; 64];

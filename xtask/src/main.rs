@@ -93,13 +93,16 @@ fn demo(append: &str) -> Result<ExitCode> {
 fn summary(log: &BootLog) {
     println!("===== demo summary");
     let ended = match &log.outcome {
-        Outcome::Exited(_) => "the guest powered off".to_owned(),
+        Outcome::Exited(_) => "QEMU exited (guest power-off or reboot)".to_owned(),
         Outcome::Stopped(m) => format!("stopped at {m:?}"),
         Outcome::TimedOut(t) => format!("TIMED OUT after {} s", t.as_secs()),
     };
     println!("boot: {ended}, {:.1} s wall", log.wall.as_secs_f64());
     if let Some(t) = log.printk_time_at("Run /init as init process") {
         println!("kernel reached /init at {t:.3} s (guest clock)");
+    }
+    if let Some(p) = log.line_with("Kernel panic") {
+        println!("KERNEL PANIC: {p}");
     }
     let rd = log.rdinit_lines();
     println!("rdinit printed {} lines; last: {}", rd.len(), rd.last().copied().unwrap_or("-"));

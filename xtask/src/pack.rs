@@ -42,7 +42,7 @@ fn build_tools() -> Result<Tools> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(ws)
-        .args(["build", "--quiet", "--release", "-p", "rdinit", "--bin", "rdinit", "-p", "rdinit-pack"])
+        .args(["build", "--quiet", "--release", "-p", "rdinit", "-p", "rdinit-pack", "--bin", "rdinit", "--bin", "rdinit-pack"])
         .arg("--target-dir")
         .arg(&target)
         // Settings of an enclosing `cargo test` that must not leak into this build.

@@ -156,8 +156,8 @@ mod tests {
     /// The kernel escapes `,` too in overlayfs's options: the line must still parse and decode.
     #[test]
     fn real_overlay_line() {
-        let text =
-            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mountinfo/overlay-escaped.txt")).unwrap();
+        let text = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mountinfo/overlay-escaped.txt"))
+            .unwrap();
         let e = entries(&text).next().unwrap();
         assert_eq!((e.fstype, e.source), (&b"overlay"[..], &b"overlay"[..]));
         let mut buf = [0u8; 256];

@@ -20,3 +20,8 @@ extern "C" fn entry(sp: *const usize) -> ! {
 fn panic(_: &core::panic::PanicInfo) -> ! {
     rdinit::panicked()
 }
+
+/// Unoptimised builds of core reference the unwinding personality even with panic=abort;
+/// nothing unwinds, so it is never called.
+#[no_mangle]
+extern "C" fn rust_eh_personality() {}

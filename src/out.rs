@@ -73,7 +73,7 @@ impl Line {
         let mut l = Line { level, buf: [0; LINE_MAX], len: 0 };
         // "<L>" for kmsg, stripped for the console.
         l.s(&[b'<', b'0' + level as u8, b'>']).s(b"rdinit: ");
-        if level == Level::Debug || debug_enabled() {
+        if level == Level::Debug {
             let now = crate::sys::process::boottime_ms().saturating_sub(START_MS.load(Relaxed));
             l.s(b"[").n(now).s(b" ms] ");
         }

@@ -44,14 +44,16 @@ pub fn run(boot: &mut Boot) -> Reported {
         boot.devices.report();
         return Reported;
     };
+    boot.devices.probe(index);
     let dev = &boot.devices.list[index];
     let dev_path = dev.path();
+    let dev_name = dev.name;
     let detected = dev.sb.as_ref().map(|sb| sb.fstype);
     if let Err(r) = mount_root(dev_path.as_cstr(), detected, &boot.cfg) {
         return r;
     }
     let mut line = Line::info();
-    line.s(b"root ").s(root).s(b" is ").s(dev_path.as_bytes());
+    line.s(b"root ").s(root).s(b" is ").s(dev_name.as_bytes());
     if let Some(t) = detected {
         line.s(b" (").s(t.name()).s(b")");
     }

@@ -17,21 +17,14 @@ impl<const N: usize> PathBuf<N> {
     /// A path made of `parts` concatenated.
     pub fn from_parts(parts: &[&[u8]]) -> Result<Self, super::Errno> {
         let mut p = Self::new();
-        for part in parts {
-            p.push(part)?;
-        }
+        p.len = append_all(&mut p.buf, parts)?;
         Ok(p)
     }
 
     /// Appends raw bytes (no separator). A NUL inside `bytes` ends the path there.
     pub fn push(&mut self, bytes: &[u8]) -> Result<&mut Self, super::Errno> {
-        let end = self.len + bytes.len();
-        if end >= N {
-            return Err(super::Errno::NAMETOOLONG);
-        }
-        self.buf[self.len..end].copy_from_slice(bytes);
-        self.len = end;
-        self.buf[end] = 0;
+        // One non-generic body for every capacity: the binary carries it once.
+        self.len = append(&mut self.buf, self.len, bytes)?;
         Ok(self)
     }
 
@@ -63,11 +56,7 @@ impl<const N: usize> PathBuf<N> {
     }
 
     pub fn as_cstr(&self) -> &CStr {
-        // The buffer is zeroed past `len` and `push` always writes the terminator.
-        match CStr::from_bytes_until_nul(&self.buf[..=self.len]) {
-            Ok(s) => s,
-            Err(_) => c"",
-        }
+        as_cstr(&self.buf, self.len)
     }
 }
 
@@ -75,6 +64,32 @@ impl<const N: usize> Default for PathBuf<N> {
     fn default() -> Self {
         Self::new()
     }
+}
+
+#[inline(never)]
+fn append_all(buf: &mut [u8], parts: &[&[u8]]) -> Result<usize, super::Errno> {
+    let mut len = 0;
+    for part in parts {
+        len = append(buf, len, part)?;
+    }
+    Ok(len)
+}
+
+/// `push` always writes the terminator at `len`.
+#[inline(never)]
+fn as_cstr(buf: &[u8], len: usize) -> &CStr {
+    buf.get(..=len).and_then(|b| CStr::from_bytes_until_nul(b).ok()).unwrap_or(c"")
+}
+
+/// Copies `bytes` into `buf` at `len` and NUL-terminates; the new length.
+#[inline(never)]
+fn append(buf: &mut [u8], len: usize, bytes: &[u8]) -> Result<usize, super::Errno> {
+    let end = len + bytes.len();
+    let dst = buf.get_mut(len..=end).ok_or(super::Errno::NAMETOOLONG)?;
+    let (last, body) = dst.split_last_mut().ok_or(super::Errno::NAMETOOLONG)?;
+    body.copy_from_slice(bytes);
+    *last = 0;
+    Ok(end)
 }
 
 /// The bytes of a C string up to its NUL.

@@ -1,5 +1,5 @@
 //! The kernel's uevent netlink socket.
-use super::{nr, ret, ret_unit, syscall3, syscall4, syscall5, Errno, Fd, OwnedFd};
+use super::{nr, ret, ret_unit, syscall3, syscall5, syscall6, Errno, Fd, OwnedFd};
 use linux_raw_sys::{general as g, net as n, netlink as nl};
 
 /// Opens a `NETLINK_KOBJECT_UEVENT` socket bound to the kernel's multicast group 1.
@@ -26,7 +26,7 @@ pub fn uevent_socket() -> Result<OwnedFd, Errno> {
 /// One datagram from a non-blocking socket; `Err(AGAIN)` when none is queued.
 pub fn recv(sock: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
     // SAFETY: the kernel writes at most `buf.len()` bytes.
-    ret(unsafe { syscall4(nr::__NR_recvfrom as usize, sock.raw(), buf.as_mut_ptr() as usize, buf.len(), 0) })
+    ret(unsafe { syscall6(nr::__NR_recvfrom as usize, sock.raw(), buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0) })
 }
 
 /// Waits until `fd` is readable or `timeout_ms` passes: `Ok(true)` if readable.

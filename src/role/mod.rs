@@ -1,0 +1,3 @@
+//! Roles other than booting, picked from argv[0].
+#[cfg(feature = "shutdown")]
+pub mod shutdown;

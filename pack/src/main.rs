@@ -46,7 +46,7 @@ struct Cli {
     )]
     compress: Option<CompressArg>,
 
-    /// Compression level [default: gzip 9, zstd 19]
+    /// Compression level (gzip 0-9, zstd 1-22) [default: 9]
     #[arg(long, value_name = "N", allow_negative_numbers = true)]
     compress_level: Option<i32>,
 

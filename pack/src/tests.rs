@@ -320,7 +320,7 @@ fn reproducible_and_compressed() {
 fn zstd_output_does_not_depend_on_worker_count() {
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
     let enc = |workers: u32| {
-        let mut z = zstd::Encoder::new(Vec::new(), 19).unwrap();
+        let mut z = zstd::Encoder::new(Vec::new(), Compression::Zstd.default_level()).unwrap();
         z.include_checksum(true).unwrap();
         z.multithread(workers).unwrap();
         z.write_all(&data).unwrap();

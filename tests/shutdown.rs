@@ -1,0 +1,1 @@
+//! Shutdown tests (issue 4).

@@ -75,6 +75,18 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// An entry owned by root.
+    pub fn new(path: &str, mode: u32, kind: Kind, origin: &str) -> Result<Entry> {
+        Ok(Entry {
+            path: normalize_path(path)?,
+            mode,
+            uid: 0,
+            gid: 0,
+            kind,
+            origin: origin.to_string(),
+        })
+    }
+
     pub fn dir(path: &str, mode: u32, origin: &str) -> Result<Entry> {
         Ok(Entry {
             path: normalize_path(path)?,

@@ -319,15 +319,10 @@ pub fn build(opts: &Options) -> Result<Report> {
             Entry::file("/bin/busybox", 0o755, Data::Host(bb.clone()), &origin)?,
             Priority::User,
         )?;
-        img.add(
-            Entry {
-                kind: Kind::Symlink {
-                    target: "busybox".into(),
-                },
-                ..Entry::dir("/bin/sh", 0o777, &origin)?
-            },
-            Priority::User,
-        )?;
+        let sh = Kind::Symlink {
+            target: "busybox".into(),
+        };
+        img.add(Entry::new("/bin/sh", 0o777, sh, &origin)?, Priority::User)?;
     }
 
     // /init.
@@ -363,11 +358,10 @@ pub fn build(opts: &Options) -> Result<Report> {
     // The fixed layout.
     let layout = "rdinit-pack layout";
     img.add(Entry::dir("/dev", 0o755, layout)?, Priority::Default)?;
+    // Without it the kernel has nothing to open as PID 1's stdin/stdout/stderr.
+    let console = Kind::CharDev { major: 5, minor: 1 };
     img.add(
-        Entry {
-            kind: Kind::CharDev { major: 5, minor: 1 },
-            ..Entry::dir("/dev/console", 0o600, layout)?
-        },
+        Entry::new("/dev/console", 0o600, console, layout)?,
         Priority::Default,
     )?;
     for d in ["/proc", "/sys", "/run", "/root", "/tmp", "/mnt"] {

@@ -29,6 +29,9 @@ pub fn report(what: &[u8], name: &[u8], e: sys::Errno) -> Reported {
 pub fn main(args: StartArgs) -> ! {
     let argv0 = args.arg(0).map_or(&b""[..], |a| a.to_bytes());
     let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
+    if base == b"modprobe" {
+        role::modprobe::run(args);
+    }
     #[cfg(feature = "shutdown")]
     if base == b"shutdown" {
         role::shutdown::run(args);

@@ -1,3 +1,4 @@
 //! Roles other than booting, picked from argv[0].
+pub mod modprobe;
 #[cfg(feature = "shutdown")]
 pub mod shutdown;

@@ -8,6 +8,7 @@ use crate::parse::text::Text;
 use crate::parse::uevent;
 use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
 use crate::sys::{net, process, OwnedFd, PathBuf};
+use super::modules::Modules;
 use heapless::Vec;
 
 /// How many block devices are remembered; more are reported once and ignored.
@@ -44,6 +45,8 @@ impl BlockDev {
 
 pub struct Devices {
     sock: Option<OwnedFd>,
+    /// Drivers are loaded as devices show up (their MODALIAS), like udev's coldplug.
+    pub modules: Modules,
     pub list: Vec<BlockDev, MAX_DEVICES>,
     full_reported: bool,
 }
@@ -58,7 +61,31 @@ impl Devices {
                 None
             }
         };
-        Devices { sock, list: Vec::new(), full_reported: false }
+        Devices { sock, modules: Modules::new(), list: Vec::new(), full_reported: false }
+    }
+
+    /// Loads the drivers of every device already present: each `modalias` under
+    /// /sys/bus/*/devices/ matched against the image's modules.alias. Devices those drivers
+    /// create arrive as uevents and are handled by `wait_events`.
+    pub fn coldplug(&mut self) {
+        let Ok(mut buses) = Dir::open(c"/sys/bus") else { return };
+        while let Ok(Some(bus)) = buses.next_entry() {
+            let Ok(dir) = PathBuf::<96>::from_parts(&[b"/sys/bus/", bus.name(), b"/devices"]) else { continue };
+            let Ok(mut devs) = Dir::open(dir.as_cstr()) else { continue };
+            while let Ok(Some(dev)) = devs.next_entry() {
+                let Ok(file) = PathBuf::<160>::from_parts(&[dir.as_bytes(), b"/", dev.name(), b"/modalias"]) else { continue };
+                let mut buf = [0u8; 256];
+                if let Ok(text) = fs::read_file(Fd::CWD, file.as_cstr(), &mut buf) {
+                    self.modules.load(text.strip_suffix(b"\n").unwrap_or(text));
+                }
+            }
+        }
+        self.drain_events();
+    }
+
+    /// Handles every queued uevent without waiting.
+    pub fn drain_events(&mut self) {
+        self.wait_events(0);
     }
 
     /// Adds every block device in /sys/class/block not yet known.
@@ -103,6 +130,9 @@ impl Devices {
         let mut buf = [0u8; 4096];
         while let Ok(n) = net::recv(fd, &mut buf) {
             let Some(ev) = uevent::parse(&buf[..n]) else { continue };
+            if let (uevent::Action::Add, Some(alias)) = (ev.action, ev.modalias) {
+                self.modules.load(alias);
+            }
             if ev.subsystem != Some(b"block") || !matches!(ev.action, uevent::Action::Add | uevent::Action::Change) {
                 continue;
             }

@@ -17,7 +17,6 @@ pub struct Boot<'a> {
     pub args: StartArgs,
     pub cfg: BootConfig<'a>,
     pub devices: devices::Devices,
-    pub modules: modules::Modules,
 }
 
 /// PID 1's whole life: early mounts, modules, root, switch; rescue on failure.
@@ -37,9 +36,17 @@ pub fn boot(args: StartArgs) -> ! {
 
     // The uevent socket is bound before any driver loads: events before the bind are lost.
     let devices = devices::Devices::new();
-    let mut boot = Boot { args, cfg, devices, modules: modules::Modules::new() };
-    boot.modules.load_all();
-    out::stage(b"modules loaded");
+    let mut boot = Boot { args, cfg, devices };
+    if cfg.modules == Some(b"all") {
+        boot.devices.modules.load_all();
+    } else {
+        // Filesystem, crypto and nls drivers come through the kernel's own request_module,
+        // which runs /sbin/modprobe: that is this binary (role `modprobe`).
+        let _ = crate::sys::fs::mkdir(c"/sbin", 0o755);
+        let _ = crate::sys::fs::symlinkat(c"/init", crate::sys::fs::Fd::CWD, c"/sbin/modprobe");
+        boot.devices.coldplug();
+    }
+    out::stage(b"drivers loaded");
     loop {
         let result = if live_mode(&boot.cfg) { run_live(&mut boot) } else { root::run(&mut boot) };
         // Only failures come back; the rescue shell returns when the user exits it.
@@ -62,6 +69,8 @@ fn live_mode(cfg: &BootConfig) -> bool {
 
 #[cfg(feature = "live")]
 fn run_live(boot: &mut Boot) -> crate::Reported {
+    // No device node asks for the loop driver, so nothing would load it on demand.
+    boot.devices.modules.load(b"loop");
     live::run(boot)
 }
 

@@ -1,0 +1,23 @@
+//! The `modprobe` role: the kernel's request_module runs `/sbin/modprobe -q -- NAME` (a
+//! filesystem `fs-ext4`, a crypto algorithm `crypto-crc32c`, an nls table) while the
+//! initramfs is the root; this loads NAME from the image's modules, dependencies first.
+use crate::out;
+use crate::stage::modules::Modules;
+use crate::sys::process;
+use crate::sys::start::StartArgs;
+
+pub fn run(args: StartArgs) -> ! {
+    out::open_kmsg();
+    let mut modules = Modules::new();
+    let mut missing = false;
+    for i in 1..args.len() {
+        let Some(arg) = args.arg(i) else { continue };
+        let name = arg.to_bytes();
+        // Options (-q, -b, --) change nothing here: names are all that matter.
+        if name.starts_with(b"-") {
+            continue;
+        }
+        missing |= !modules.load(name);
+    }
+    process::exit(missing as i32)
+}

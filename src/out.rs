@@ -122,7 +122,7 @@ impl Line {
 
     /// Appends `ENAME (N)`.
     pub fn errno(&mut self, e: Errno) -> &mut Line {
-        self.s(e.name().as_bytes()).s(b" (").n(e.0 as u64).s(b")")
+        self.s(b"E").s(e.name()).s(b" (").n(e.0 as u64).s(b")")
     }
 
     /// Appends a C string's bytes.

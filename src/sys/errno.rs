@@ -8,15 +8,50 @@ macro_rules! errnos {
     ($($name:ident = $val:expr,)*) => {
         impl Errno {
             $(pub const $name: Errno = Errno($val as u16);)*
-            /// The C name (`ENOENT`), or `E?` for numbers outside the table.
-            pub fn name(self) -> &'static str {
-                match self.0 {
-                    $(x if x == $val as u16 => concat!("E", stringify!($name)),)*
-                    _ => "E?",
-                }
-            }
         }
+        /// `[number, length, name...]` records: a table is far smaller than a `match`.
+        const NAMES: &[u8] = concat_bytes_table!($($name = $val,)*);
     };
+}
+
+/// Builds the `NAMES` table at compile time.
+macro_rules! concat_bytes_table {
+    ($($name:ident = $val:expr,)*) => {{
+        const LEN: usize = 0 $(+ 2 + stringify!($name).len())*;
+        const TABLE: [u8; LEN] = {
+            let mut out = [0u8; LEN];
+            let mut at = 0;
+            $(
+                let name = stringify!($name).as_bytes();
+                out[at] = $val as u8;
+                out[at + 1] = name.len() as u8;
+                let mut i = 0;
+                while i < name.len() {
+                    out[at + 2 + i] = name[i];
+                    i += 1;
+                }
+                at += 2 + name.len();
+            )*
+            let _ = at;
+            out
+        };
+        &TABLE
+    }};
+}
+
+impl Errno {
+    /// The C name without its `E` (`NOENT`), or `?` for numbers outside the table.
+    pub fn name(self) -> &'static [u8] {
+        let mut rest = NAMES;
+        while let [number, len, tail @ ..] = rest {
+            let (name, next) = tail.split_at((*len as usize).min(tail.len()));
+            if *number as u16 == self.0 {
+                return name;
+            }
+            rest = next;
+        }
+        b"?"
+    }
 }
 
 use linux_raw_sys::errno as e;

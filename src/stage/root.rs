@@ -194,6 +194,9 @@ fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
 pub fn exec_init(boot: &Boot, init: &CStr) -> Reported {
     let mut tried_default = false;
     let mut current = init;
+    if out::debug_enabled() {
+        report_peak_memory();
+    }
     loop {
         Line::info().s(b"exec ").c(current).emit();
         out::close_kmsg();
@@ -219,5 +222,15 @@ pub fn exec_init(boot: &Boot, init: &CStr) -> Reported {
             Some(n) => current = n,
             None => return Reported,
         }
+    }
+}
+
+/// `debug`: the init's peak resident memory (VmHWM), for the benchmark.
+fn report_peak_memory() {
+    let mut buf = [0u8; 1536];
+    let Ok(status) = fs::read_file(fs::Fd::CWD, c"/proc/self/status", &mut buf) else { return };
+    if let Some(line) = status.split(|&b| b == b'\n').find(|l| l.starts_with(b"VmHWM:")) {
+        let value = line[6..].iter().position(|&b| b != b' ' && b != b'\t').map_or(&b""[..], |i| &line[6 + i..]);
+        Line::debug().s(b"peak memory ").s(value).emit();
     }
 }

@@ -14,14 +14,17 @@
 //! Harness functions that return paths panic with a full explanation when something cannot
 //! be built: they are meant for tests.
 
+pub mod bench;
 mod cache;
 pub mod fixtures;
 mod images;
 mod kernel;
+pub mod live_fixtures;
 mod pack;
 mod qemu;
 pub mod selftest;
 mod setup;
+pub mod systemd;
 mod util;
 
 pub use images::{

@@ -16,7 +16,8 @@ struct Cli {
 enum Cmd {
     /// Install the Debian packages the harness needs (QEMU, kernel, busybox, image tools).
     Setup,
-    /// Setup, then `cargo test --workspace`: unit tests of all crates and the QEMU boot tests.
+    /// Setup, then `cargo test --workspace --no-fail-fast`: unit tests of all crates and the
+    /// QEMU boot tests.
     Test {
         /// Passed to `cargo test` (e.g. `-- root_label` to run one scenario).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -28,8 +29,8 @@ enum Cmd {
         #[arg(long, default_value = "")]
         append: String,
     },
-    /// Boot-time benchmarks (not written yet).
-    Bench,
+    /// Boot-time benchmark: rdinit vs a busybox shell peer, the module floor, Debian's initramfs-tools.
+    Bench(xtask::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,7 +55,8 @@ fn real_main() -> Result<ExitCode> {
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let status = Command::new(cargo)
                 .current_dir(xtask::workspace())
-                .args(["test", "--workspace"])
+                // Every crate's tests run even when an earlier test binary failed.
+                .args(["test", "--workspace", "--no-fail-fast"])
                 .args(&args)
                 .status()
                 .context("running cargo test")?;
@@ -65,10 +67,7 @@ fn real_main() -> Result<ExitCode> {
             })
         }
         Cmd::Demo { append } => demo(&append),
-        Cmd::Bench => {
-            eprintln!("xtask bench: not implemented yet");
-            Ok(ExitCode::from(2))
-        }
+        Cmd::Bench(args) => xtask::bench::run(&args),
     }
 }
 

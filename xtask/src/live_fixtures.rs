@@ -1,0 +1,284 @@
+//! The media the live-boot scenarios (tests/live.rs) boot: Slax-style data directories with
+//! squashfs and EROFS bundles, on ext4 disks, a FAT USB stick, an ISO 9660 CD and an ISO file.
+//!
+//! Every bundle carries `/markers/<bundle name>`, so the guest can list which bundles the
+//! union shows; several carry `/etc/override` to show which one is on top. The base bundle
+//! (`01-core.sb`) holds busybox and the live probe init (tests/guest/live-init) as
+//! /sbin/init. Everything is built once per process under `target/boot-images/`.
+
+use crate::cache::cached;
+use crate::images::{erofs, ext4_image, iso, squashfs_with, vfat_image, RootTree};
+use crate::pack::Pack;
+use crate::util::{images_dir, remove_any, tmp_sibling};
+use anyhow::Context;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The live probe init (tests/guest/live-init), /sbin/init of the base bundle.
+pub const LIVE_INIT: &str = include_str!("../../tests/guest/live-init");
+
+/// Slax's default data directory name.
+pub const DATA_DIR: &str = "slax";
+
+/// mksquashfs options of the small bundles: 4 KiB blocks (each mounted squashfs pins about
+/// five blocks of RAM, which matters at 500 bundles), one compressor thread (bundles are
+/// built several at a time).
+const SMALL: &[&str] = &["-comp", "zstd", "-b", "4K", "-processors", "1"];
+
+/// The live initramfs: `--preset live` (which carries ata_piix for the IDE CD-ROM).
+pub fn initrd() -> PathBuf {
+    Pack::new("live").preset("live").build()
+}
+
+/// [`initrd`] plus busybox (a rescue shell).
+pub fn initrd_busybox() -> PathBuf {
+    Pack::new("live-busybox").preset("live").busybox(true).build()
+}
+
+// ---------------------------------------------------------------------------------------
+// Bundles
+
+/// The base bundle: busybox, the live probe init, the usual directories, its marker and
+/// `/etc/override` = `01-core` (squashfs, 128 KiB blocks).
+pub fn core_bundle() -> PathBuf {
+    let tree = RootTree::new("live-core")
+        .busybox(true)
+        .file("sbin/init", LIVE_INIT, 0o755)
+        .file("markers/01-core", "01-core\n", 0o644)
+        .file("etc/override", "01-core\n", 0o644);
+    let tree = ["dev", "proc", "sys", "run", "tmp", "root", "mnt", "var", "usr", "etc"]
+        .iter()
+        .fold(tree, |t, d| t.dir(d));
+    squashfs_with(&tree.build(), &["-comp", "zstd", "-b", "128K"])
+}
+
+/// The tree of a small bundle: `/markers/<name>`, and `/etc/override` = `<name>` if asked.
+fn marker_tree(name: &str, overrides: bool) -> PathBuf {
+    let mut t = RootTree::new(&format!("bundle-{name}")).file(&format!("markers/{name}"), format!("{name}\n"), 0o644);
+    if overrides {
+        t = t.file("etc/override", format!("{name}\n"), 0o644);
+    }
+    t.build()
+}
+
+/// A small squashfs bundle (see [`marker_tree`]).
+pub fn marker_squashfs(name: &str, overrides: bool) -> PathBuf {
+    squashfs_with(&marker_tree(name, overrides), SMALL)
+}
+
+/// A small EROFS bundle (see [`marker_tree`]).
+pub fn marker_erofs(name: &str, overrides: bool) -> PathBuf {
+    erofs(&marker_tree(name, overrides))
+}
+
+/// A squashfs bundle of `name` with 256 KiB of incompressible data in it, so that cutting
+/// the image short removes the tables at its end.
+fn big_squashfs(name: &str) -> PathBuf {
+    // A fixed xorshift stream: the same bytes every run.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: Vec<u8> = (0..256 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    let tree = RootTree::new(&format!("bundle-{name}"))
+        .file(&format!("markers/{name}"), format!("{name}\n"), 0o644)
+        .file("var/noise", noise, 0o644)
+        .build();
+    squashfs_with(&tree, SMALL)
+}
+
+/// `count` small squashfs bundles `b001.sb`… (names without `.sb`), built a few at a time.
+pub fn numbered_bundles(count: usize) -> Vec<(String, PathBuf)> {
+    let names: Vec<String> = (1..=count).map(|i| format!("b{i:03}")).collect();
+    let mut out: Vec<Option<PathBuf>> = vec![None; count];
+    std::thread::scope(|s| {
+        for (chunk_names, chunk_out) in names.chunks(64).zip(out.chunks_mut(64)) {
+            s.spawn(move || {
+                for (n, o) in chunk_names.iter().zip(chunk_out.iter_mut()) {
+                    *o = Some(marker_squashfs(n, false));
+                }
+            });
+        }
+    });
+    names.into_iter().zip(out.into_iter().map(|p| p.expect("built"))).collect()
+}
+
+fn read(p: &Path) -> Vec<u8> {
+    fs::read(p).unwrap_or_else(|e| panic!("harness: reading {}: {e}", p.display()))
+}
+
+/// Adds `bytes` at `slax/<rel>` (mode 0644) to a tree.
+fn put(t: RootTree, rel: &str, bytes: Vec<u8>) -> RootTree {
+    t.file(&format!("{DATA_DIR}/{rel}"), bytes, 0o644)
+}
+
+// ---------------------------------------------------------------------------------------
+// Data trees and media
+
+/// The standard data dir, `slax/`:
+/// - `01-core.sb` (squashfs), `2-erofs.sb` (EROFS), `10-top.sb` (squashfs) — natural order
+///   puts `2` before `10`, so `10-top` is the top layer of the three and wins `/etc/override`;
+/// - `modules/20-mod.sb`; `optional/50-opt.sb` (only with `load=`);
+/// - `rootcopy/etc/rootcopy.conf` (mode 0640), `rootcopy/etc/rootcopy.link` -> rootcopy.conf,
+///   `rootcopy/var/rootcopy-dir/`;
+/// - `README.txt` and `notes.sb.txt`, which are not bundles.
+pub fn standard_tree() -> PathBuf {
+    let mut t = RootTree::new("live-standard");
+    t = put(t, "01-core.sb", read(&core_bundle()));
+    t = put(t, "2-erofs.sb", read(&marker_erofs("2-erofs", true)));
+    t = put(t, "10-top.sb", read(&marker_squashfs("10-top", true)));
+    t = put(t, "modules/20-mod.sb", read(&marker_squashfs("20-mod", false)));
+    t = put(t, "optional/50-opt.sb", read(&marker_squashfs("50-opt", false)));
+    t = put(t, "README.txt", b"not a bundle\n".to_vec());
+    t = put(t, "notes.sb.txt", b"not a bundle either\n".to_vec());
+    t.file(&format!("{DATA_DIR}/rootcopy/etc/rootcopy.conf"), "from rootcopy\n", 0o640)
+        .symlink(&format!("{DATA_DIR}/rootcopy/etc/rootcopy.link"), "rootcopy.conf")
+        .dir(&format!("{DATA_DIR}/rootcopy/var/rootcopy-dir"))
+        .build()
+}
+
+/// ext4 (48 MiB) holding [`standard_tree`].
+pub fn standard_ext4() -> PathBuf {
+    ext4_image(&standard_tree(), 48, "SLAXDATA", "5a1a0001-0000-4000-8000-000000000001")
+}
+
+/// An ISO 9660 CD (Rock Ridge + Joliet) holding [`standard_tree`], volume id `SLAXCD`.
+pub fn standard_iso() -> PathBuf {
+    iso(&standard_tree(), "SLAXCD")
+}
+
+/// ext4 (48 MiB) holding only `images/slax.iso` ([`standard_iso`]).
+pub fn iso_file_ext4() -> PathBuf {
+    let t = RootTree::new("live-isofile").file("images/slax.iso", read(&standard_iso()), 0o644).build();
+    ext4_image(&t, 48, "ISOHOST", "5a1a0002-0000-4000-8000-000000000002")
+}
+
+/// An empty ext4 image (16 MiB) for persistent changes.
+pub fn changes_image() -> PathBuf {
+    let t = RootTree::new("live-changes-empty").build();
+    ext4_image(&t, 16, "changes", "5a1a0003-0000-4000-8000-000000000003")
+}
+
+/// A FAT USB stick (64 MiB, label `SLAXUSB`): `slax/01-core.sb`, `2-erofs.sb`, `10-top.sb`
+/// and `slax/changes.img` ([`changes_image`]).
+pub fn usb_vfat() -> PathBuf {
+    let mut t = RootTree::new("live-usb");
+    t = put(t, "01-core.sb", read(&core_bundle()));
+    t = put(t, "2-erofs.sb", read(&marker_erofs("2-erofs", true)));
+    t = put(t, "10-top.sb", read(&marker_squashfs("10-top", true)));
+    t = put(t, "changes.img", read(&changes_image()));
+    vfat_image(&t.build(), 64, "SLAXUSB", 0x51a0_0005)
+}
+
+/// A private, writable copy of `image` named `name` (for boots with persistent writes).
+pub fn private_copy(image: &Path, name: &str) -> PathBuf {
+    let out = images_dir().join(format!("private-{name}.img"));
+    let tmp = tmp_sibling(&out);
+    let _ = remove_any(&tmp);
+    fs::copy(image, &tmp).with_context(|| format!("copying {}", image.display())).unwrap();
+    fs::rename(&tmp, &out).unwrap();
+    out
+}
+
+/// ext4 holding `slax/` with `n` bundles in all: `01-core.sb` and `b001.sb`… `b<n-1>.sb`.
+pub fn counted_ext4(n: usize) -> PathBuf {
+    assert!(n >= 1);
+    let key = format!("live counted {n}");
+    cached(&key, || {
+        let mut t = RootTree::new(&format!("live-count-{n}"));
+        t = put(t, "01-core.sb", read(&core_bundle()));
+        for (name, p) in numbered_bundles(n - 1) {
+            t = put(t, &format!("{name}.sb"), read(&p));
+        }
+        // 4 KiB images plus metadata: 64 MiB holds 500 easily.
+        let uuid = format!("5a1a0004-0000-4000-8000-{n:012}");
+        Ok(ext4_image(&t.build(), 64, &format!("SLAX{n}"), &uuid))
+    })
+}
+
+/// The kinds of broken bundle [`bad_bundle_ext4`] carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadBundle {
+    /// A squashfs superblock followed by garbage.
+    Corrupt,
+    /// The first half of a real squashfs image.
+    Truncated,
+    /// A text file named `*.sb`.
+    NotAnImage,
+}
+
+impl BadBundle {
+    /// The file name of the broken bundle.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            BadBundle::Corrupt => "05-corrupt.sb",
+            BadBundle::Truncated => "05-truncated.sb",
+            BadBundle::NotAnImage => "05-text.sb",
+        }
+    }
+}
+
+/// ext4 holding `slax/01-core.sb`, the broken bundle `05-….sb` and `30-after.sb` (a good
+/// one above it, with `/etc/override` = `30-after`).
+pub fn bad_bundle_ext4(kind: BadBundle) -> PathBuf {
+    let bad = match kind {
+        BadBundle::Corrupt => {
+            let mut b = read(&big_squashfs("05-corrupt"));
+            // Keep the 96-byte superblock (magic, table offsets); garble everything after.
+            for (i, byte) in b.iter_mut().enumerate().skip(96) {
+                *byte = (i as u8).wrapping_mul(31) ^ 0x5a;
+            }
+            b
+        }
+        BadBundle::Truncated => {
+            let mut b = read(&big_squashfs("05-truncated"));
+            b.truncate(b.len() / 2);
+            b
+        }
+        BadBundle::NotAnImage => b"this is a text file, not a squashfs or erofs image\n".repeat(40),
+    };
+    let mut t = RootTree::new(&format!("live-bad-{kind:?}"));
+    t = put(t, "01-core.sb", read(&core_bundle()));
+    t = put(t, kind.file_name(), bad);
+    t = put(t, "30-after.sb", read(&marker_squashfs("30-after", true)));
+    let uuid = format!("5a1a0005-0000-4000-8000-00000000000{}", kind as u8);
+    ext4_image(&t.build(), 32, &format!("BAD{kind:?}").to_uppercase(), &uuid)
+}
+
+/// The bundle names of [`odd_names_ext4`]: one with spaces, one of 200 characters (with `.sb`).
+pub fn odd_names() -> (String, String) {
+    let spaced = "05 with  spaces".to_owned();
+    let long = format!("07-{}", "x".repeat(200 - 3 - 3));
+    (spaced, long)
+}
+
+/// ext4 holding `slax/01-core.sb` and the two bundles of [`odd_names`] (the long one has
+/// `/etc/override`).
+pub fn odd_names_ext4() -> PathBuf {
+    let (spaced, long) = odd_names();
+    let mut t = RootTree::new("live-odd-names");
+    t = put(t, "01-core.sb", read(&core_bundle()));
+    t = put(t, &format!("{spaced}.sb"), read(&marker_squashfs(&spaced, false)));
+    t = put(t, &format!("{long}.sb"), read(&marker_squashfs(&long, true)));
+    ext4_image(&t.build(), 32, "ODDNAMES", "5a1a0006-0000-4000-8000-000000000006")
+}
+
+/// ext4 (label `NOBUNDLES`) with a `slax/` that has rootcopy and a README but no bundle.
+pub fn no_bundles_ext4() -> PathBuf {
+    let t = RootTree::new("live-no-bundles")
+        .file(&format!("{DATA_DIR}/README.txt"), "no bundles here\n", 0o644)
+        .file(&format!("{DATA_DIR}/rootcopy/etc/motd"), "hi\n", 0o644)
+        .dir(&format!("{DATA_DIR}/modules"))
+        .build();
+    ext4_image(&t, 16, "NOBUNDLES", "5a1a0007-0000-4000-8000-000000000007")
+}
+
+/// ext4 (label `NODATA`) with no data dir at all.
+pub fn no_data_ext4() -> PathBuf {
+    let t = RootTree::new("live-no-data").file("other/file.txt", "nothing live here\n", 0o644).build();
+    ext4_image(&t, 16, "NODATA", "5a1a0008-0000-4000-8000-000000000008")
+}

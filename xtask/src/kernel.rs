@@ -43,7 +43,7 @@ fn find_kernel() -> Result<Kernel> {
     if let Some(w) = wanted {
         releases.retain(|r| *r == w);
     }
-    releases.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
+    releases.sort_by_key(|r| version_key(r));
     let Some(release) = releases.pop() else {
         bail!("no /boot/vmlinuz-* with modules in /lib/modules (install linux-image-amd64: `cargo xtask setup`)");
     };
@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn versions_order_numerically() {
         let mut v = vec!["6.1.0-100-amd64", "6.1.0-56-amd64", "5.10.0-9-amd64", "6.10.1-1-amd64"];
-        v.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
+        v.sort_by_key(|r| version_key(r));
         assert_eq!(v, ["5.10.0-9-amd64", "6.1.0-56-amd64", "6.1.0-100-amd64", "6.10.1-1-amd64"]);
     }
 }

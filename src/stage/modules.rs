@@ -8,8 +8,6 @@ use crate::sys::{process, Errno, PathBuf};
 
 /// The most modules an image may carry (Debian's whole kernel has about 4,000).
 pub const MAX_MODULES: usize = 6144;
-/// Name lookup table slots: a power of two, well above MAX_MODULES.
-const TABLE_SLOTS: usize = 16384;
 /// The most dependencies one module may list.
 const MAX_DEPS: usize = 64;
 
@@ -30,8 +28,6 @@ struct Index {
     /// Byte offset of each modules.dep entry's line.
     lines: [u32; MAX_MODULES],
     count: usize,
-    /// Open-addressed hash of module name → entry number + 1 (0: empty slot).
-    table: [u16; TABLE_SLOTS],
 }
 
 pub struct Modules {
@@ -95,7 +91,7 @@ impl Index {
         let softdep = map(b"modules.softdep");
         let alias = map(b"modules.alias");
         dir.truncate(len);
-        let mut index = Index { dir, dep, softdep, alias, lines: [0; MAX_MODULES], count: 0, table: [0; TABLE_SLOTS] };
+        let mut index = Index { dir, dep, softdep, alias, lines: [0; MAX_MODULES], count: 0 };
         index.build();
         Some(index)
     }
@@ -106,17 +102,13 @@ impl Index {
         for line in text.split(|&b| b == b'\n') {
             let start = offset;
             offset += line.len() + 1;
-            let Some(entry) = dep::dep_line(line) else { continue };
+            if dep::dep_line(line).is_none() {
+                continue;
+            }
             if self.count == MAX_MODULES {
                 Line::warn().s(b"more than ").n(MAX_MODULES as u64).s(b" modules in modules.dep; ignoring the rest").emit();
                 break;
             }
-            let name = entry.name();
-            let mut slot = hash(name.as_bytes()) & (TABLE_SLOTS - 1);
-            while self.table[slot] != 0 {
-                slot = (slot + 1) & (TABLE_SLOTS - 1);
-            }
-            self.table[slot] = (self.count + 1) as u16;
             self.lines[self.count] = start as u32;
             self.count += 1;
         }
@@ -127,19 +119,10 @@ impl Index {
         dep::dep_line(text.split(|&b| b == b'\n').next()?)
     }
 
-    /// The entry number of module `name` (`-` and `_` alike).
+    /// The entry number of module `name` (`-` and `_` alike). A linear scan: images carry
+    /// tens of modules, and even `modules=all` is bounded by the kernel's load time.
     fn find(&self, name: &[u8]) -> Option<usize> {
-        let mut slot = hash(name) & (TABLE_SLOTS - 1);
-        loop {
-            let i = self.table[slot] as usize;
-            if i == 0 {
-                return None;
-            }
-            if self.entry(i - 1).is_some_and(|e| dep::names_equal(e.name().as_bytes(), name)) {
-                return Some(i - 1);
-            }
-            slot = (slot + 1) & (TABLE_SLOTS - 1);
-        }
+        (0..self.count).find(|&i| self.entry(i).is_some_and(|e| dep::names_equal(e.name().as_bytes(), name)))
     }
 
     /// Entry numbers for a name or an alias (an alias may name several modules).
@@ -155,16 +138,6 @@ impl Index {
         }
         out
     }
-}
-
-/// FNV-1a over the name with `-` read as `_`.
-fn hash(name: &[u8]) -> usize {
-    let mut h: u32 = 0x811c_9dc5;
-    for &b in name {
-        h ^= if b == b'-' { b'_' } else { b } as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h as usize
 }
 
 /// Loads entry `i` after its softdeps and dependencies.

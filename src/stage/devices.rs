@@ -304,40 +304,29 @@ fn parse_dev(text: &[u8]) -> (u32, u32) {
 
 /// Partition number and PARTUUID/PARTLABEL of a partition device, from its disk's table.
 fn partition_id(name: &[u8]) -> Option<PartId> {
-    let mut path = PathBuf::<128>::from_parts(&[b"/sys/class/block/", name, b"/partition"]).ok()?;
-    let mut buf = [0u8; 16];
+    let mut path = PathBuf::<96>::from_parts(&[b"/sys/class/block/", name, b"/partition"]).ok()?;
+    let mut buf = [0u8; 256];
     let text = fs::read_file(Fd::CWD, path.as_cstr(), &mut buf).ok()?;
     let number = crate::parse::cmdline::parse_u32(text.strip_suffix(b"\n").unwrap_or(text))?;
-    // The link's second-to-last component is the disk: ../../devices/…/block/vda/vda1
-    path.truncate(0);
-    path.push(b"/sys/class/block/").ok()?.push(name).ok()?;
-    let mut link_buf = [0u8; 256];
-    let link = fs::readlinkat(Fd::CWD, path.as_cstr(), &mut link_buf).ok()?;
-    let mut parts = link.rsplit(|&b| b == b'/');
-    parts.next()?;
-    let disk = parts.next()?;
-    let disk_name = Text::from_bytes(disk);
-    let dev = PathBuf::<48>::from_parts(&[b"/dev/", disk]).ok()?;
+    // The sysfs link ends in …/block/vda/vda1: its second-to-last component is the disk.
+    path.truncate(path.len() - b"/partition".len());
+    let link = fs::readlinkat(Fd::CWD, path.as_cstr(), &mut buf).ok()?;
+    let disk = Text::<32>::from_bytes(link.rsplit(|&b| b == b'/').nth(1)?);
+    let dev = PathBuf::<48>::from_parts(&[b"/dev/", disk.as_bytes()]).ok()?;
     let fd = fs::open(dev.as_cstr(), O_RDONLY).ok()?;
-    let mut sector = [0u8; 512];
-    fs::pread(fd.fd(), &mut sector, 0).ok()?;
-    if let Some(sig) = partition::mbr_signature(&sector) {
-        let partuuid = partition::mbr_partuuid(sig, number);
-        return Some(PartId { disk: disk_name, number, partuuid, partlabel: Text::new() });
-    }
-    // GPT header at LBA 1: 512-byte sectors first, then 4096.
-    for sector_size in [512u64, 4096] {
-        let mut hdr = [0u8; 512];
-        fs::pread(fd.fd(), &mut hdr, sector_size).ok()?;
-        let Some(h) = partition::gpt_header(&hdr) else { continue };
-        if number == 0 || number > h.entry_count {
-            return None;
+    // Sector 0 (MBR) and a GPT header at LBA 1 of 512- or 4096-byte sectors.
+    let mut head = [0u8; 4608];
+    fs::read_full(fd.fd(), &mut head).ok()?;
+    let (partuuid, partlabel) = match partition::mbr_signature(&head) {
+        Some(sig) => (partition::mbr_partuuid(sig, number), Text::new()),
+        None => {
+            let (h, sector) = [512usize, 4096].iter().find_map(|&s| Some((partition::gpt_header(head.get(s..)?)?, s as u64)))?;
+            let mut raw = [0u8; 128];
+            let at = h.entries_lba * sector + number.checked_sub(1)? as u64 * h.entry_size as u64;
+            fs::pread(fd.fd(), &mut raw, at).ok()?;
+            let e = partition::gpt_entry(&raw)?;
+            (e.partuuid, e.partlabel)
         }
-        let mut raw = [0u8; 128];
-        let at = h.entries_lba * sector_size + (number as u64 - 1) * h.entry_size as u64;
-        fs::pread(fd.fd(), &mut raw, at).ok()?;
-        let e = partition::gpt_entry(&raw)?;
-        return Some(PartId { disk: disk_name, number, partuuid: e.partuuid, partlabel: e.partlabel });
-    }
-    None
+    };
+    Some(PartId { disk, number, partuuid, partlabel })
 }

@@ -207,6 +207,7 @@ enum Verdict {
     NoFilesystem,
     MountFailed(Errno),
     NoDataDir,
+    NoBundles,
 }
 
 /// Finds and mounts the device holding the data dir; returns the data dir's path.
@@ -250,7 +251,10 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
             match verdict {
                 Ok(data) => {
                     let dev = &boot.devices.list[i];
-                    Line::info().s(b"data ").s(data.as_bytes().strip_prefix(b"/live/memory/").unwrap_or(data.as_bytes())).s(b" on ").s(dev.name.as_bytes()).emit();
+                    // `slax` on the device itself, `iso/slax` inside an ISO file on it.
+                    let d = data.as_bytes();
+                    let shown = d.strip_prefix(b"/live/memory/data/").or_else(|| d.strip_prefix(b"/live/memory/")).unwrap_or(d);
+                    Line::info().s(b"data ").s(shown).s(b" on ").s(dev.name.as_bytes()).emit();
                     return Ok(data);
                 }
                 Err(v) => verdicts[i] = v,
@@ -286,7 +290,8 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
             Verdict::Untried => line.s(b"not tried (does not match from=)"),
             Verdict::NoFilesystem => line.s(b"no known filesystem"),
             Verdict::MountFailed(e) => line.s(b"mount failed: ").errno(e),
-            Verdict::NoDataDir => line.s(b"no ").s(sub.unwrap_or(dir_name)).s(b" with bundles"),
+            Verdict::NoDataDir => line.s(b"no ").s(sub.unwrap_or(dir_name)),
+            Verdict::NoBundles => line.s(sub.unwrap_or(dir_name)).s(b" holds no bundles (*.sb)"),
         };
         line.emit();
     }
@@ -322,10 +327,20 @@ fn look_for_data(mnt: &[u8], sub: Option<&[u8]>, dir_name: &[u8]) -> Result<Path
         if fs::file_type(&st) == FileType::File {
             return mount_iso(candidate.as_cstr(), dir_name);
         }
-        return if has_bundles(candidate.as_bytes()) { Ok(candidate) } else { Err(Verdict::NoDataDir) };
+        return data_dir(candidate);
     }
-    let candidate = Path::from_parts(&[mnt, b"/", dir_name]).map_err(|_| Verdict::NoDataDir)?;
-    if has_bundles(candidate.as_bytes()) { Ok(candidate) } else { Err(Verdict::NoDataDir) }
+    data_dir(Path::from_parts(&[mnt, b"/", dir_name]).map_err(|_| Verdict::NoDataDir)?)
+}
+
+/// `dir` if it holds bundles, else why not.
+fn data_dir(dir: Path) -> Result<Path, Verdict> {
+    if has_bundles(dir.as_bytes()) {
+        Ok(dir)
+    } else if fs::stat(dir.as_cstr()).is_ok() {
+        Err(Verdict::NoBundles)
+    } else {
+        Err(Verdict::NoDataDir)
+    }
 }
 
 /// Loop-mounts an ISO file at memory/iso and returns the data dir inside it.
@@ -340,12 +355,11 @@ fn mount_iso(file: &CStr, dir_name: &[u8]) -> Result<Path, Verdict> {
     };
     let fstype = Path::from_parts(&[sb.fstype.mount_type().unwrap_or(b"none")]).map_err(Verdict::MountFailed)?;
     mount_loop(fd.fd(), iso.as_cstr(), fstype.as_cstr(), true).map_err(Verdict::MountFailed)?;
-    let data = Path::from_parts(&[iso.as_bytes(), b"/", dir_name]).map_err(|_| Verdict::NoDataDir)?;
-    if has_bundles(data.as_bytes()) {
-        return Ok(data);
+    let found = Path::from_parts(&[iso.as_bytes(), b"/", dir_name]).map_err(|_| Verdict::NoDataDir).and_then(data_dir);
+    if found.is_err() {
+        let _ = mount::umount(iso.as_cstr(), MNT_DETACH);
     }
-    let _ = mount::umount(iso.as_cstr(), MNT_DETACH);
-    Err(Verdict::NoDataDir)
+    found
 }
 
 /// Does `dir` (or its modules/) hold at least one `*.sb`?
@@ -432,7 +446,8 @@ fn mount_bundle(source: &Path, place: Place, name: &[u8]) -> Result<(), ()> {
     let fd = fs::open(file.as_cstr(), O_RDONLY).map_err(|e| {
         report(b"open bundle", name, e);
     })?;
-    let mut head = [0u8; 1088];
+    // Squashfs needs 96 bytes, EROFS up to its volume name at 1088..1104.
+    let mut head = [0u8; 1104];
     let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
     let Some(kind) = superblock::is_bundle_image(&head[..n]) else {
         Line::err().s(b"skipping bundle ").s(name).s(b": not a squashfs or erofs image").emit();
@@ -529,7 +544,12 @@ fn persistent_changes(boot: &mut Boot, data: &Path, spec: &[u8], target: &Path) 
     if fs::statfs_magic_path(base.as_cstr()).is_ok_and(|m| NON_POSIX_MAGICS.contains(&m)) {
         return Err(b"the filesystem cannot hold a changes dir (FAT/NTFS/exFAT); use changes=/path/file.img");
     }
-    fs::mkdir(place.as_cstr(), 0o755).map_err(|e| if e == Errno::ROFS { &b"read-only filesystem"[..] } else { &b"cannot create the directory"[..] })?;
+    // An existing dir holds the changes of earlier boots.
+    match fs::mkdir(place.as_cstr(), 0o755) {
+        Ok(()) | Err(Errno::EXIST) => {}
+        Err(Errno::ROFS) => return Err(b"read-only filesystem"),
+        Err(_) => return Err(b"cannot create the directory"),
+    }
     mount::mount(place.as_cstr(), target.as_cstr(), None, MS_BIND, None).map_err(|_| &b"cannot bind-mount the directory"[..])
 }
 
@@ -693,7 +713,7 @@ fn copy_to_ram(data: &Path, bundles: &Bundles) -> Result<Path, ()> {
             }
         }
     }
-    Line::info().s(b"toram: copied ").n(total >> 20).s(b" MiB of bundles to RAM").emit();
+    Line::info().s(b"toram: copied ").n(total.div_ceil(1024)).s(b" KiB of bundles to RAM").emit();
     Ok(toram)
 }
 

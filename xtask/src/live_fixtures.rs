@@ -282,3 +282,27 @@ pub fn no_data_ext4() -> PathBuf {
     let t = RootTree::new("live-no-data").file("other/file.txt", "nothing live here\n", 0o644).build();
     ext4_image(&t, 16, "NODATA", "5a1a0008-0000-4000-8000-000000000008")
 }
+
+/// ext4 (label `PERCH`) whose `slax/` has `01-core.sb`, `10-top.sb` and a `changes/` dir an
+/// earlier boot left: `changes/changes/etc/persisted` and an empty `changes/workdir/`.
+pub fn perch_ext4() -> PathBuf {
+    let mut t = RootTree::new("live-perch");
+    t = put(t, "01-core.sb", read(&core_bundle()));
+    t = put(t, "10-top.sb", read(&marker_squashfs("10-top", true)));
+    let t = t
+        .file(&format!("{DATA_DIR}/changes/changes/etc/persisted"), "from an earlier boot\n", 0o644)
+        .dir(&format!("{DATA_DIR}/changes/workdir"))
+        .build();
+    ext4_image(&t, 32, "PERCH", "5a1a0009-0000-4000-8000-000000000009")
+}
+
+/// ext4 (label `TWODIRS`) with two data dirs: `slax/` (`01-core.sb`, `10-top.sb`) and
+/// `mylive/` (`01-core.sb`, `2-erofs.sb`), for `live=`.
+pub fn two_dirs_ext4() -> PathBuf {
+    let mut t = RootTree::new("live-two-dirs");
+    t = put(t, "01-core.sb", read(&core_bundle()));
+    t = put(t, "10-top.sb", read(&marker_squashfs("10-top", true)));
+    t = t.file("mylive/01-core.sb", read(&core_bundle()), 0o644);
+    t = t.file("mylive/2-erofs.sb", read(&marker_erofs("2-erofs", true)), 0o644);
+    ext4_image(&t.build(), 32, "TWODIRS", "5a1a000a-0000-4000-8000-00000000000a")
+}

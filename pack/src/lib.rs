@@ -98,6 +98,8 @@ pub const STORAGE: &[&str] = &[
 ];
 
 pub const LIVE_EXTRA: &[&str] = &[
+    // The IDE CD-ROM of QEMU's default PC and of older machines (SATA drives use ahci).
+    "ata_piix",
     "loop",
     "squashfs",
     "overlay",
@@ -105,7 +107,9 @@ pub const LIVE_EXTRA: &[&str] = &[
     "vfat",
     "isofs",
     "erofs",
+    // vfat's defaults (Debian: codepage 437, iocharset ascii); without them mounts fail.
     "nls_cp437",
+    "nls_ascii",
     "nls_iso8859_1",
     "nls_utf8",
 ];

@@ -17,7 +17,7 @@ enum CompressArg {
 enum PresetArg {
     /// virtio_pci virtio_blk virtio_scsi sd_mod sr_mod ahci nvme usb_storage uas xhci_pci ehci_pci
     Storage,
-    /// storage + loop squashfs overlay ext4 vfat isofs erofs nls_cp437 nls_iso8859_1 nls_utf8
+    /// storage + ata_piix loop squashfs overlay ext4 vfat isofs erofs nls_cp437 nls_ascii nls_iso8859_1 nls_utf8
     Live,
     /// every module in modules.dep
     All,

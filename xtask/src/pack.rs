@@ -131,7 +131,9 @@ impl Pack {
 
     /// What the root= scenarios boot: `--preset storage --module ext4 --module vfat`.
     pub fn storage(name: &str) -> Pack {
-        Pack::new(name).preset("storage").module("ext4").module("vfat")
+        // vfat asks the kernel for its code page and charset only at mount time (Debian's
+        // defaults: cp437, ascii), so nothing in modules.dep brings them in.
+        Pack::new(name).preset("storage").module("ext4").module("vfat").module("nls_cp437").module("nls_ascii")
     }
 
     /// `--init PATH` (default: the harness-built rdinit).

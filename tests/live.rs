@@ -108,7 +108,9 @@ fn toram_releases_the_boot_device() {
     assert_live(&log);
     log.assert_contains("rdinit: toram: copied ");
     assert_markers(&log, &["01-core", "10-top", "2-erofs", "20-mod"]);
-    log.assert_probe("override", "10-top").assert_probe("rootcopy", "640 0:0 from rootcopy");
+    log.assert_probe("override", "10-top")
+        .assert_probe("rootcopy", "640 0:0 from rootcopy")
+        .assert_probe("rootcopy-link", "rootcopy.conf");
     if let Some(m) = mounts(&log).into_iter().find(|(src, _, _)| src.starts_with("/dev/vd")) {
         log.fail(&format!("toram: the boot device is still mounted: {m:?}"));
     }
@@ -117,6 +119,21 @@ fn toram_releases_the_boot_device() {
     if dirs.is_empty() || dirs.iter().any(|d| !d.contains("/memory/toram")) {
         log.fail(&format!("toram: loop backing files outside memory/toram: {dirs:?}"));
     }
+}
+
+/// `toram` with bundles larger than the free RAM: a clear warning, then the boot runs from
+/// the media.
+#[test]
+fn toram_without_enough_ram_runs_from_the_media() {
+    let log = machine("toram_no_room", "toram").disk(lf::huge_bundle_ext4()).run();
+    assert_live(&log);
+    log.assert_contains("rdinit: toram: bundles need 1024 MiB, only ")
+        .assert_contains(" MiB free; running from the boot media")
+        .assert_not_contains("toram: copied")
+        .assert_contains("PROBE mount /dev/vda /run/initramfs/memory/data ext4")
+        .assert_contains("PROBE backing-dir /run/initramfs/memory/data/slax");
+    assert_markers(&log, &["01-core", "90-huge"]);
+    log.assert_probe("override", "90-huge");
 }
 
 /// `load=` adds optional bundles, `noload=` drops default ones (patterns, comma lists).
@@ -136,7 +153,9 @@ fn iso_cdrom() {
     log.assert_contains("rdinit: data slax on sr0")
         .assert_contains("PROBE mount /dev/sr0 /run/initramfs/memory/data iso9660");
     assert_markers(&log, &["01-core", "10-top", "2-erofs", "20-mod"]);
-    log.assert_probe("override", "10-top").assert_probe("rootcopy", "640 0:0 from rootcopy");
+    log.assert_probe("override", "10-top")
+        .assert_probe("rootcopy", "640 0:0 from rootcopy")
+        .assert_probe("rootcopy-link", "rootcopy.conf");
 }
 
 /// `changes=` on read-only media (the CD): a warning, and the changes stay in RAM.
@@ -159,7 +178,9 @@ fn iso_file_on_ext4_with_from() {
         .assert_contains("rdinit: changes=/slax/changes: the data is inside an ISO image (read-only); keeping changes in RAM")
         .assert_contains("/run/initramfs/memory/iso iso9660");
     assert_markers(&log, &["01-core", "10-top", "2-erofs", "20-mod"]);
-    log.assert_probe("override", "10-top").assert_probe("rootcopy", "640 0:0 from rootcopy");
+    log.assert_probe("override", "10-top")
+        .assert_probe("rootcopy", "640 0:0 from rootcopy")
+        .assert_probe("rootcopy-link", "rootcopy.conf");
 }
 
 /// A FAT USB stick with `changes=/slax/changes.img` (ext4 image on FAT): changes persist
@@ -229,6 +250,8 @@ fn boot_counted(n: usize, memory: u32) -> BootLog {
     let log = machine(&format!("count_{n}"), "debug")
         .disk(lf::counted_ext4(n))
         .memory(memory)
+        // RDINIT_ICOUNT=1: guest time counts instructions, for timings that repeat.
+        .icount(std::env::var_os("RDINIT_ICOUNT").is_some())
         .timeout(Duration::from_secs(400))
         .run();
     assert_live(&log);

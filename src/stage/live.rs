@@ -408,9 +408,9 @@ fn mount_loop(backing: Fd, target: &CStr, fstype: &CStr, read_only: bool) -> Res
 /// `n` of the sorted list that succeeded keep their order; failures are skipped and named).
 fn mount_bundles(source: &Path, bundles: &Bundles) -> usize {
     let mut mounted = 0;
-    for (k, c) in bundles.items[..bundles.count].iter().enumerate() {
+    for c in &bundles.items[..bundles.count] {
         let name = bundles.name(c);
-        if k >= MAX_BUNDLES {
+        if mounted == MAX_BUNDLES {
             Line::err().s(b"bundle ").s(name).s(b" refused: overlayfs takes at most ").n(MAX_BUNDLES as u64).s(b" layers").emit();
             continue;
         }
@@ -544,12 +544,7 @@ fn persistent_changes(boot: &mut Boot, data: &Path, spec: &[u8], target: &Path) 
     if fs::statfs_magic_path(base.as_cstr()).is_ok_and(|m| NON_POSIX_MAGICS.contains(&m)) {
         return Err(b"the filesystem cannot hold a changes dir (FAT/NTFS/exFAT); use changes=/path/file.img");
     }
-    // An existing dir holds the changes of earlier boots.
-    match fs::mkdir(place.as_cstr(), 0o755) {
-        Ok(()) | Err(Errno::EXIST) => {}
-        Err(Errno::ROFS) => return Err(b"read-only filesystem"),
-        Err(_) => return Err(b"cannot create the directory"),
-    }
+    fs::mkdir(place.as_cstr(), 0o755).map_err(|e| if e == Errno::ROFS { &b"read-only filesystem"[..] } else { &b"cannot create the directory"[..] })?;
     mount::mount(place.as_cstr(), target.as_cstr(), None, MS_BIND, None).map_err(|_| &b"cannot bind-mount the directory"[..])
 }
 

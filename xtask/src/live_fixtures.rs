@@ -306,3 +306,18 @@ pub fn two_dirs_ext4() -> PathBuf {
     t = t.file("mylive/2-erofs.sb", read(&marker_erofs("2-erofs", true)), 0o644);
     ext4_image(&t.build(), 32, "TWODIRS", "5a1a000a-0000-4000-8000-00000000000a")
 }
+
+/// ext4 (label `HUGE`) with `slax/01-core.sb` and `slax/90-huge.sb`: a small squashfs
+/// padded with a 1 GiB hole (squashfs ignores bytes past its `bytes_used`), so `toram`
+/// finds too little RAM without the harness writing a gigabyte.
+pub fn huge_bundle_ext4() -> PathBuf {
+    let tree = cached("live huge-bundle tree", || {
+        let mut t = RootTree::new("live-huge");
+        t = put(t, "01-core.sb", read(&core_bundle()));
+        t = put(t, "90-huge.sb", read(&marker_squashfs("90-huge", true)));
+        let dir = t.build();
+        fs::OpenOptions::new().write(true).open(dir.join(DATA_DIR).join("90-huge.sb"))?.set_len(1 << 30)?;
+        Ok(dir)
+    });
+    ext4_image(&tree, 32, "HUGE", "5a1a000b-0000-4000-8000-00000000000b")
+}

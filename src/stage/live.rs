@@ -237,8 +237,8 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
     let mut announced = false;
     boot.devices.scan();
     loop {
-        for i in 0..boot.devices.list.len() {
-            if verdicts[i] != Verdict::Untried {
+        for (i, verdict) in verdicts.iter_mut().enumerate().take(boot.devices.list.len()) {
+            if *verdict != Verdict::Untried {
                 continue;
             }
             if let Some(s) = &spec {
@@ -247,8 +247,7 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
                 }
             }
             boot.devices.probe(i);
-            let verdict = try_device(boot, i, sub, dir_name);
-            match verdict {
+            match try_device(boot, i, sub, dir_name) {
                 Ok(data) => {
                     let dev = &boot.devices.list[i];
                     // `slax` on the device itself, `iso/slax` inside an ISO file on it.
@@ -257,7 +256,7 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
                     Line::info().s(b"data ").s(shown).s(b" on ").s(dev.name.as_bytes()).emit();
                     return Ok(data);
                 }
-                Err(v) => verdicts[i] = v,
+                Err(v) => *verdict = v,
             }
         }
         let waited = process::boottime_ms() - start;
@@ -414,20 +413,16 @@ fn mount_bundles(source: &Path, bundles: &Bundles) -> usize {
             Line::err().s(b"bundle ").s(name).s(b" refused: overlayfs takes at most ").n(MAX_BUNDLES as u64).s(b" layers").emit();
             continue;
         }
-        match mount_bundle(source, c.place, name) {
-            Ok(()) => {
-                // Record the layer for the union under its stack position.
-                if let Ok(link) = Path::from_parts(&[LIVE, b"/memory/l/"]) {
-                    let mut link = link;
-                    let mut digits = [0u8; 20];
-                    let _ = link.push(out::format_u64(mounted as u64, &mut digits));
-                    if let Ok(target) = Path::from_parts(&[b"../bundles/", name]) {
-                        let _ = fs::symlinkat(target.as_cstr(), Fd::CWD, link.as_cstr());
-                    }
+        if mount_bundle(source, c.place, name).is_ok() {
+            // Record the layer for the union under its stack position.
+            if let Ok(mut link) = Path::from_parts(&[LIVE, b"/memory/l/"]) {
+                let mut digits = [0u8; 20];
+                let _ = link.push(out::format_u64(mounted as u64, &mut digits));
+                if let Ok(target) = Path::from_parts(&[b"../bundles/", name]) {
+                    let _ = fs::symlinkat(target.as_cstr(), Fd::CWD, link.as_cstr());
                 }
-                mounted += 1;
             }
-            Err(()) => {}
+            mounted += 1;
         }
     }
     if bundles.dropped > 0 {

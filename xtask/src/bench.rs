@@ -46,21 +46,21 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(300);
 const RDINIT_PARAMS: &str = "debug loglevel=7";
 
 /// `cargo xtask bench` options.
-#[derive(Args, Clone, Debug)]
-#[command(
-    about = "Boot-time benchmark: rdinit vs a busybox shell peer, the module floor and Debian's initramfs-tools",
-    long_about = "Boot-time benchmark (issue 5). Boots, round-robin and on one QEMU set-up \
-(TCG, -cpu max, 512 MiB, Debian's kernel, instruction-count clock -icount shift=0,sleep=on):\n\
-  rdinit   rdinit's live boot of media with 1, 10, 100, 500 bundles\n\
-  peer     bench/peer-init.sh, a busybox shell /init doing the same Slax flow\n\
-  floor    bench/floor-init.sh, an /init that only loads the same modules\n\
-  root     rdinit root= against Debian's initramfs-tools on one ext4 disk, each with the\n\
-           floor of the modules it loaded\n\
-Times are printk timestamps: kernel's \"Run /init\" line -> the real init's marker on \
-/dev/kmsg. Medians go to bench/results/results.md, a plot to bench/results/bundles.svg, \
+/// `cargo xtask bench --help`: what the benchmark does.
+pub const LONG_ABOUT: &str = "Boot-time benchmark (issue 5). Boots, round-robin and on one QEMU set-up \
+(TCG, -cpu max, 512 MiB, Debian's kernel, instruction-count clock -icount shift=0,sleep=on):
+  rdinit   rdinit's live boot of media with 1, 10, 100, 500 bundles
+  peer     bench/peer-init.sh, a busybox shell /init doing the same Slax flow
+  floor    bench/floor-init.sh, an /init that only loads the same modules
+  root     rdinit root= against Debian's initramfs-tools on one ext4 disk, each with the
+           floor of the modules it loaded
+Times come from printk timestamps: the kernel's \"Run /init\" line -> the marker the real init \
+writes to /dev/kmsg. Medians go to bench/results/results.md, a plot to bench/results/bundles.svg, \
 every boot to bench/results/samples.csv; logs stay in target/boot-images/logs/bench-*.log. \
-A full run takes about 15 minutes on 2 cores."
-)]
+A full run (3 runs) takes about 15 minutes on 2 cores.";
+
+/// `cargo xtask bench` options.
+#[derive(Args, Clone, Debug)]
 pub struct BenchArgs {
     /// Boots per contestant and bundle count; medians are reported [default: 3, --quick: 1]
     #[arg(long, value_name = "N")]
@@ -172,8 +172,6 @@ type Row = (Who, usize);
 /// One boot to run.
 #[derive(Clone, Debug)]
 struct Spec {
-    who: Who,
-    bundles: usize,
     initrd: PathBuf,
     disk: PathBuf,
     append: String,
@@ -307,7 +305,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         let bundles = build_bundles(*counts.last().unwrap(), &real_init)?;
         counts.iter().map(|&n| Ok((n, media_disk(&bench_dir, &bundles[..n])?))).collect::<Result<_>>()?
     };
-    let root_disk = ext4_image(&root_tree(&real_init, "bench-root").build(), 32, "benchroot", "5b1e0c3a-6d2f-4e8b-9a71-0c3d5e7f9b21");
+    let root_disk = ext4_image(&root_tree(&real_init, "bench-root", "b-root").build(), 32, "benchroot", "5b1e0c3a-6d2f-4e8b-9a71-0c3d5e7f9b21");
 
     let rdinit_root = Pack::new("bench-rdinit-root").preset("storage").module("ext4").compress("zstd");
     let rdinit_root_img = rdinit_root.build();
@@ -342,18 +340,16 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     for run in 1..=runs {
         for &(who, n) in &order {
             let spec = match who {
-                Who::Rdinit => Spec { who, bundles: n, initrd: rdinit_live_img.clone(), disk: media[&n].clone(), append: RDINIT_PARAMS.into(), expect_bundles: Some(n) },
-                Who::Peer => Spec { who, bundles: n, initrd: peer_img.clone(), disk: media[&n].clone(), append: String::new(), expect_bundles: Some(n) },
-                Who::Floor => Spec { who, bundles: n, initrd: floor_img.clone(), disk: media[&n].clone(), append: String::new(), expect_bundles: None },
+                Who::Rdinit => Spec { initrd: rdinit_live_img.clone(), disk: media[&n].clone(), append: RDINIT_PARAMS.into(), expect_bundles: Some(n) },
+                Who::Peer => Spec { initrd: peer_img.clone(), disk: media[&n].clone(), append: String::new(), expect_bundles: Some(n) },
+                Who::Floor => Spec { initrd: floor_img.clone(), disk: media[&n].clone(), append: String::new(), expect_bundles: None },
                 Who::RdinitRoot => Spec {
-                    who,
-                    bundles: 0,
                     initrd: rdinit_root_img.clone(),
                     disk: root_disk.clone(),
                     append: format!("root=/dev/vda {RDINIT_PARAMS}"),
                     expect_bundles: Some(1),
                 },
-                Who::Debian => Spec { who, bundles: 0, initrd: debian_img.clone(), disk: root_disk.clone(), append: "root=/dev/vda ro".into(), expect_bundles: Some(1) },
+                Who::Debian => Spec { initrd: debian_img.clone(), disk: root_disk.clone(), append: "root=/dev/vda ro".into(), expect_bundles: Some(1) },
                 Who::FloorRdinitRoot | Who::FloorDebian => {
                     let of = if who == Who::FloorRdinitRoot { Who::RdinitRoot } else { Who::Debian };
                     let img = root_floors.entry(who).or_insert_with(|| {
@@ -371,7 +367,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                         }
                         continue;
                     };
-                    Spec { who, bundles: 0, initrd: img, disk: root_disk.clone(), append: String::new(), expect_bundles: None }
+                    Spec { initrd: img, disk: root_disk.clone(), append: String::new(), expect_bundles: None }
                 }
             };
             done += 1;
@@ -404,7 +400,16 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     }
 
     let elapsed = started.elapsed();
-    let report = Report { runs, counts: &counts, samples: &samples, failures: &failures, sizes: &sizes, elapsed, debian_img: &debian_img };
+    let report = Report {
+        runs,
+        counts: &counts,
+        samples: &samples,
+        failures: &failures,
+        sizes: &sizes,
+        elapsed,
+        debian_img: &debian_img,
+        live_modules: live_set.len(),
+    };
     fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let md = report.markdown();
     fs::write(out_dir.join("results.md"), &md)?;
@@ -593,9 +598,12 @@ impl ModIndex {
 }
 
 /// A root tree with busybox (and its applet links), the standard directories, the real
-/// init as /sbin/init and `/etc/bench/b-root`.
-fn root_tree(real_init: &[u8], name: &str) -> RootTree {
-    let mut t = RootTree::new(name).busybox(true).file("sbin/init", real_init.to_vec(), 0o755).file("etc/bench/b-root", "root\n", 0o644);
+/// init as /sbin/init and `/etc/bench/<mark>`, which the real init counts.
+fn root_tree(real_init: &[u8], name: &str, mark: &str) -> RootTree {
+    let mut t = RootTree::new(name)
+        .busybox(true)
+        .file("sbin/init", real_init.to_vec(), 0o755)
+        .file(&format!("etc/bench/{mark}"), format!("{mark}\n"), 0o644);
     for d in ["dev", "proc", "sys", "run", "tmp", "root", "mnt", "var", "usr", "etc", "bin", "sbin"] {
         t = t.dir(d);
     }
@@ -606,7 +614,7 @@ fn root_tree(real_init: &[u8], name: &str) -> RootTree {
 /// small ones each adding /etc/bench/b-NNNN. squashfs, zstd, 4 KiB blocks.
 fn build_bundles(count: usize, real_init: &[u8]) -> Result<Vec<(String, PathBuf)>> {
     const OPTS: &[&str] = &["-comp", "zstd", "-b", "4096", "-quiet"];
-    let base = root_tree(real_init, "bench-bundle-0001").file("etc/bench/b-0001", "bundle 1\n", 0o644).build();
+    let base = root_tree(real_init, "bench-bundle-0001", "b-0001").build();
     let mut out = vec![("0001-base.sb".to_owned(), squashfs_with(&base, OPTS))];
     let rest: Vec<usize> = (2..=count).collect();
     // mksquashfs is quick on these; two at a time keeps both cores busy.
@@ -844,6 +852,8 @@ struct Report<'a> {
     sizes: &'a BTreeMap<Who, Sizes>,
     elapsed: Duration,
     debian_img: &'a Path,
+    /// How many modules the live images carry.
+    live_modules: usize,
 }
 
 impl Report<'_> {
@@ -936,12 +946,10 @@ impl Report<'_> {
 
     fn markdown(&self) -> String {
         let k = kernel();
-        let qemu = run_cmd(cmd("qemu-system-x86_64").map(|mut c| {
-            c.arg("--version");
-            c
-        }).unwrap_or_else(|_| std::process::Command::new("false")))
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").to_owned())
-        .unwrap_or_default();
+        let qemu = cmd("qemu-system-x86_64")
+            .and_then(|mut c| run_cmd(c.arg("--version")))
+            .map(|o| String::from_utf8_lossy(&o.stdout).lines().next().unwrap_or("").trim().to_owned())
+            .unwrap_or_default();
         let mut m = String::new();
         let _ = writeln!(m, "# rdinit boot benchmark\n");
         let _ = writeln!(
@@ -1018,7 +1026,8 @@ impl Report<'_> {
         let _ = writeln!(m, "\n## Sizes\n");
         let _ = writeln!(m, "| contestant | init | initramfs (compressed) | initramfs (uncompressed cpio) |");
         let _ = writeln!(m, "|---|---|---:|---:|");
-        for (who, s) in self.sizes {
+        let rows = self.rows();
+        for (who, s) in self.sizes.iter().filter(|(w, _)| rows.iter().any(|r| r.0 == **w)) {
             let name = if *who == Who::Debian { format!("{} (`{}`)", who.label(), self.debian_img.display()) } else { who.label().to_owned() };
             let _ = writeln!(
                 m,
@@ -1028,7 +1037,13 @@ impl Report<'_> {
                 s.unpacked.map(bytes).unwrap_or_else(|| "n/a".into())
             );
         }
-        let _ = writeln!(m, "\nrdinit, the peer and the floor carry the same {} modules, zstd-compressed images from rdinit-pack.", LIVE_MODULES.len());
+        let _ = writeln!(
+            m,
+            "\nrdinit, the peer and the floor carry the same {} modules (`{}` with deps and softdeps); \
+             all but Debian's are zstd images from rdinit-pack. rdinit root= carries `--preset storage --module ext4`.",
+            self.live_modules,
+            LIVE_MODULES.join(" ")
+        );
 
         for (who, title) in [(Who::Rdinit, "rdinit live stages (its `debug` lines, own clock from its start)"), (Who::Peer, "Peer stages (its /dev/kmsg marks)")] {
             let stages = self.stage_table(who);
@@ -1192,6 +1207,8 @@ impl Report<'_> {
             .configure_mesh()
             .x_desc("bundles (squashfs, loop-mounted, one overlay)")
             .y_desc("seconds, /init → real init")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.1}"))
             .light_line_style(WHITE.mix(0.0))
             .draw()
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -1283,7 +1300,7 @@ mod tests {
              [    3.750000] BENCH-REAL-INIT\n\
              BENCH bundles=10\nBENCH modules=ext4 loop\n",
         );
-        let spec = Spec { who: Who::Rdinit, bundles: 10, initrd: "/i".into(), disk: "/d".into(), append: String::new(), expect_bundles: Some(10) };
+        let spec = Spec { initrd: "/i".into(), disk: "/d".into(), append: String::new(), expect_bundles: Some(10) };
         let s = measure(&l, &spec, 1).unwrap();
         assert!((s.init_to_real - 1.25).abs() < 1e-9);
         assert!((s.kernel_to_real - 3.75).abs() < 1e-9);

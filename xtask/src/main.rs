@@ -30,6 +30,7 @@ enum Cmd {
         append: String,
     },
     /// Boot-time benchmark: rdinit vs a busybox shell peer, the module floor, Debian's initramfs-tools.
+    #[command(long_about = xtask::bench::LONG_ABOUT)]
     Bench(xtask::bench::BenchArgs),
 }
 

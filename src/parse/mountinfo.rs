@@ -84,6 +84,85 @@ pub fn is_under(path: &[u8], prefix: &[u8]) -> bool {
     }
 }
 
+/// One mount of a take-down plan: what ordering needs, and where its line starts in the
+/// mountinfo text (see [`entry_at`]).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub struct Node {
+    pub id: u32,
+    pub parent_id: u32,
+    /// Path components of the mount point: `/` 0, `/oldroot/run` 2.
+    pub depth: u32,
+    /// Byte offset of the mount's line in the text.
+    pub line: u32,
+}
+
+/// The mounts a shutdown leaves alone: `/` (it cannot leave itself) and the API filesystems
+/// at the root that the take-down itself uses: /proc (mountinfo), /dev (loop devices, the
+/// console), /sys (the loop list). Their twins under /oldroot are taken down.
+pub fn kept_at_shutdown(mount_point: &[u8]) -> bool {
+    mount_point == b"/" || [&b"/proc"[..], b"/sys", b"/dev"].iter().any(|p| is_under(mount_point, p))
+}
+
+/// Path components of a (raw, escaped) mount point; escapes never hold a `/`.
+pub fn depth(path: &[u8]) -> u32 {
+    path.split(|&c| c == b'/').filter(|s| !s.is_empty()).count() as u32
+}
+
+/// The mount whose line starts at byte `line` of `text`.
+pub fn entry_at(text: &[u8], line: u32) -> Option<MountEntry<'_>> {
+    let rest = text.get(line as usize..)?;
+    parse_line(rest.split(|&c| c == b'\n').next()?)
+}
+
+/// The take-down order of a mountinfo text: every mount not [`kept_at_shutdown`], deepest
+/// first and, at equal depth, newest (later in the file) first. A child's mount point lies
+/// inside its parent's, so children come before parents, and of two mounts stacked on one
+/// path the top one comes first. Writes into `out` and returns how many; mounts past its
+/// capacity wait for a later pass (after the first ones are gone).
+pub fn takedown_plan(text: &[u8], out: &mut [Node]) -> usize {
+    let mut n = 0;
+    let mut start = 0usize;
+    for line in text.split(|&c| c == b'\n') {
+        let at = start;
+        start += line.len() + 1;
+        let Some(e) = parse_line(line) else { continue };
+        if kept_at_shutdown(e.mount_point) {
+            continue;
+        }
+        let Some(slot) = out.get_mut(n) else { break };
+        *slot = Node { id: e.id, parent_id: e.parent_id, depth: depth(e.mount_point), line: at as u32 };
+        n += 1;
+    }
+    let plan = out.get_mut(..n).unwrap_or(&mut []);
+    // Shell sort on (depth, line), descending: small code, and a few hundred mounts at most.
+    let key = |m: &Node| (u64::from(m.depth) << 32) | u64::from(m.line);
+    let mut gap = n / 2;
+    while gap > 0 {
+        for i in gap..n {
+            let mut j = i;
+            while j >= gap {
+                let (a, b) = (plan.get(j).map_or(0, key), plan.get(j - gap).map_or(0, key));
+                if a <= b {
+                    break;
+                }
+                plan.swap(j, j - gap);
+                j -= gap;
+            }
+        }
+        gap /= 2;
+    }
+    n
+}
+
+/// Whether `plan[i]` holds up its parent: the parent is in the plan too and nothing of the
+/// plan is mounted on `plan[i]`. Moving such a mount out of the way (when it is busy) lets
+/// the parent be unmounted.
+pub fn blocks_parent(plan: &[Node], i: usize) -> bool {
+    let Some(m) = plan.get(i) else { return false };
+    plan.iter().any(|p| p.id == m.parent_id) && !plan.iter().any(|c| c.parent_id == m.id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +243,76 @@ mod tests {
         let opts = unescape(e.super_options, &mut buf).unwrap();
         assert!(opts.starts_with(br"rw,lowerdir=/tmp/ov/l\:1:/tmp/ov/l\,2:"));
         assert!(has_option(e.super_options, b"uuid=on"));
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/fixtures/mountinfo/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn plan_paths(text: &[u8]) -> (Vec<Node>, Vec<String>) {
+        let mut out = [Node::default(); 64];
+        let n = takedown_plan(text, &mut out);
+        let paths = out[..n]
+            .iter()
+            .map(|m| String::from_utf8_lossy(entry_at(text, m.line).unwrap().mount_point).into_owned())
+            .collect();
+        (out[..n].to_vec(), paths)
+    }
+
+    #[test]
+    fn kept_and_depth() {
+        for p in [&b"/"[..], b"/proc", b"/proc/sys/fs/binfmt_misc", b"/sys", b"/sys/fs/cgroup", b"/dev", b"/dev/pts"] {
+            assert!(kept_at_shutdown(p), "{:?}", String::from_utf8_lossy(p));
+        }
+        for p in [&b"/oldroot"[..], b"/oldroot/proc", b"/run", b"/devices", b"/memory/data"] {
+            assert!(!kept_at_shutdown(p), "{:?}", String::from_utf8_lossy(p));
+        }
+        assert_eq!((depth(b"/"), depth(b"/oldroot"), depth(b"/oldroot/run/initramfs/")), (0, 1, 3));
+        assert_eq!(depth(b"/a\\040b/c"), 2);
+    }
+
+    /// systemd's hand-back, captured in QEMU: deepest first, newest first among equals,
+    /// parents after all their children, the root and its API mounts left alone.
+    #[test]
+    fn plan_of_systemd_hand_back() {
+        let text = fixture("shutdown-systemd.txt");
+        let (plan, paths) = plan_paths(&text);
+        assert_eq!(plan.len(), entries(&text).count() - 4);
+        assert_eq!(paths[0], "/oldroot/run/initramfs/memory/bundles/02-test.sb");
+        assert_eq!(paths[1], "/oldroot/run/initramfs/memory/bundles/01-systemd.sb");
+        assert_eq!(&paths[plan.len() - 2..], ["/run", "/oldroot"]);
+        for w in plan.windows(2) {
+            assert!(w[0].depth > w[1].depth || (w[0].depth == w[1].depth && w[0].line > w[1].line));
+        }
+        for (i, m) in plan.iter().enumerate() {
+            assert!(!plan[i + 1..].iter().any(|c| c.parent_id == m.id), "{} before a child", paths[i]);
+        }
+        // The data device holds the initramfs' own mount up; the union's parent is kept.
+        let at = |p: &str| paths.iter().position(|x| x == p).unwrap();
+        assert!(blocks_parent(&plan, at("/oldroot/run/initramfs/memory/data")));
+        assert!(!blocks_parent(&plan, at("/oldroot/run/initramfs")));
+        assert!(!blocks_parent(&plan, at("/oldroot")));
+        assert!(!blocks_parent(&plan, at("/run")));
+        assert!(!blocks_parent(&plan, plan.len()));
+    }
+
+    /// After rdinit's own pivot (captured): /oldroot/run comes before /oldroot even though
+    /// the file lists it first (it was moved there), and the API mounts stay.
+    #[test]
+    fn plan_after_own_pivot() {
+        let text = fixture("shutdown-pivot-fat.txt");
+        let (_, paths) = plan_paths(&text);
+        assert_eq!(
+            paths,
+            ["/memory/bundles/01-busybox.sb", "/memory/changes", "/memory/data", "/oldroot/run", "/oldroot"]
+        );
+        // A plan longer than its buffer keeps the first mounts of the file, still ordered.
+        let mut small = [Node::default(); 2];
+        assert_eq!(takedown_plan(&text, &mut small), 2);
+        assert_eq!(String::from_utf8_lossy(entry_at(&text, small[0].line).unwrap().mount_point), "/memory/data");
+        assert_eq!(takedown_plan(b"", &mut small), 0);
+        assert_eq!(takedown_plan(&text, &mut []), 0);
+        assert!(entry_at(&text, 1 << 30).is_none());
     }
 
     #[test]

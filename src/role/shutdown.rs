@@ -1,13 +1,612 @@
-//! The `/run/initramfs/shutdown` role (systemd's initrd hand-back). Filled in by issue 4.
-use crate::out::Line;
+//! The `/run/initramfs/shutdown` role: takes the machine down so that nothing written to
+//! the persistent changes is lost, then calls reboot(2). It never exits.
+//!
+//! Two ways in (DESIGN.md §4):
+//! - systemd: systemd-shutdown pivots into /run/initramfs (bind-mounted), the old root at
+//!   `/oldroot`, /dev /proc /sys /run bound in, and execs `/shutdown VERB [--options]` as
+//!   PID 1. `/oldroot` being a mount point tells us that this has happened.
+//! - any other init (busybox, sysvinit): its last shutdown script runs
+//!   `/run/initramfs/shutdown VERB`. We are still in the real root then: we stop the other
+//!   processes and pivot back into /run/initramfs ourselves (the union at `/oldroot`, the API
+//!   filesystems moved along), and take down the same way. The robust form is `exec` from
+//!   the script of a shell PID 1 (or from an init that execs its final action): called as a
+//!   child instead, the running init's executable keeps the union busy, so the union and the
+//!   layers under it can only be remounted read-only (synced, journal flushed) and detached,
+//!   not unmounted; the data still reaches the disk.
+//!
+//! The take-down follows systemd's `src/shutdown/umount.c`: passes over
+//! /proc/self/mountinfo, deepest mount first, each writable device-backed filesystem
+//! remounted read-only just before its unmount (it is flushed even if the unmount fails, or
+//! succeeds while the union still uses it underneath), until a pass changes nothing. Then it
+//! does what systemd cannot: a busy mount that holds its parent up is moved aside (MS_MOVE),
+//! so that the parent goes and, with it, the last user of the moved mount (typically the
+//! data device, busy with the loop devices of the bundles until the union is gone). What
+//! still resists is named, remounted read-only and detached (MNT_DETACH). Then loop devices
+//! are released (LOOP_CLR_FD), everything synced, reboot(2).
+use crate::out::{self, Line};
+use crate::parse::mountinfo::{self, MountEntry, Node};
+use crate::stage::switch;
+use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
+use crate::sys::mount::{self, MNT_DETACH, MS_MOVE, MS_RDONLY, MS_REMOUNT};
 use crate::sys::process::{self, RebootCmd};
 use crate::sys::start::StartArgs;
+use crate::sys::{loopdev, Errno, PathBuf};
+use core::ffi::CStr;
 
-pub fn run(_args: StartArgs) -> ! {
-    crate::sys::fs::sync();
-    Line::err().s(b"shutdown: not implemented yet; powering off").emit();
-    process::reboot(RebootCmd::PowerOff);
+/// The verbs systemd passes, and what reboot(2) is asked for each.
+const VERBS: [(&[u8], RebootCmd); 5] = [
+    (b"poweroff", RebootCmd::PowerOff),
+    (b"reboot", RebootCmd::Restart),
+    (b"halt", RebootCmd::Halt),
+    // A plain restart when no kernel is loaded (see `finish`).
+    (b"kexec", RebootCmd::Kexec),
+    // systemd's `exit` ends a container with --exit-code; a machine powers off.
+    (b"exit", RebootCmd::PowerOff),
+];
+
+/// Unmount passes before the last one: a pass that changes nothing (after moving mounts
+/// aside) ends them sooner, so this only bounds pathological cases.
+const MAX_PASSES: u32 = 16;
+/// /proc/self/mountinfo of a live system with 500 bundles is about 100 KiB.
+const MOUNTINFO_MAX: usize = 128 << 10;
+/// Mounts planned per pass; any beyond wait for the next pass.
+const MAX_MOUNTS: usize = 1024;
+
+/// API filesystems of the old root moved into the initramfs after our own pivot (or mounted
+/// afresh if that fails): mountinfo, loop devices and the console live there.
+const API: [(&CStr, &CStr, &CStr); 3] = [
+    (c"/oldroot/proc", c"/proc", c"proc"),
+    (c"/oldroot/sys", c"/sys", c"sysfs"),
+    (c"/oldroot/dev", c"/dev", c"devtmpfs"),
+];
+
+type Path = PathBuf<512>;
+
+pub fn run(args: StartArgs) -> ! {
+    let start = process::boottime_ms();
+    // A child of a dying shell must not die of its SIGHUP halfway through.
+    process::block_all_signals();
+    // The verb is the first argument that names one: options (`--timeout=…`,
+    // `--log-level …`) and their values are ignored, as the protocol allows.
+    // No verb at all: power off.
+    let verb = (1..args.len())
+        .find_map(|i| VERBS.iter().find(|v| args.arg(i).is_some_and(|a| a.to_bytes() == v.0)))
+        .copied()
+        .unwrap_or(VERBS[0]);
+    // Under systemd, /oldroot is the old root, mounted; anywhere else it is missing or a
+    // plain directory, and we are still in the real root.
+    let pivot = !switch::is_mount_point(c"/oldroot").unwrap_or(false);
+    // Whatever happens next, what is written so far reaches the disks first.
+    fs::sync();
+    if pivot {
+        stop_processes();
+        return_to_initramfs();
+    }
+    out::open_kmsg();
+    let mut line = Line::info();
+    line.s(b"shutdown: ").s(verb.0);
+    if pivot {
+        line.s(b", back in /run/initramfs");
+    }
+    line.emit();
+    let mut buf = [0u8; MOUNTINFO_MAX];
+    let done = take_down(&mut System, &mut buf);
+    // Loop devices whose filesystem went with the last passes.
+    System.detach_loops();
+    fs::sync();
+    let mut line = Line::info();
+    line.s(b"shutdown: unmounted ").n(done.unmounted.into());
+    if done.left == 0 {
+        line.s(b", none left");
+    } else {
+        line.s(b", ").n(done.left.into()).s(b" detached");
+    }
+    line.s(b" in ").n(process::boottime_ms() - start).s(b" ms").emit();
+    finish(verb)
+}
+
+/// reboot(2) for the verb; never returns.
+fn finish(verb: (&[u8], RebootCmd)) -> ! {
+    let mut cmd = verb.1;
+    let mut buf = [0u8; 4];
+    if cmd == RebootCmd::Kexec && fs::read_file(Fd::CWD, c"/sys/kernel/kexec_loaded", &mut buf).ok() != Some(b"1\n") {
+        Line::info().s(b"shutdown: no kexec kernel loaded; rebooting").emit();
+        cmd = RebootCmd::Restart;
+    }
+    let e = process::reboot(cmd);
+    crate::report(b"shutdown: reboot", verb.0, e);
     loop {
         process::sleep_ms(1 << 30);
+    }
+}
+
+/// Stops the other processes as systemd does before it hands over: SIGTERM (and SIGCONT,
+/// for stopped ones), up to 1 s to exit, then SIGKILL and up to 0.5 s.
+fn stop_processes() {
+    for (sig, wait_ms) in [(process::SIGTERM, 1000), (process::SIGKILL, 500)] {
+        if signal_others(sig) == 0 {
+            return;
+        }
+        let _ = signal_others(process::SIGCONT);
+        let mut waited = 0;
+        while waited < wait_ms && signal_others(0) > 0 {
+            process::sleep_ms(20);
+            waited += 20;
+        }
+    }
+}
+
+/// Sends `sig` (0: none) to every user process but PID 1, us, and those whose argv[0]
+/// starts with `@` (systemd's mark for root-storage daemons); returns how many there are.
+/// Kernel threads and zombies have an empty cmdline and are not counted (`kill(-1)` would
+/// count kernel threads, so it cannot tell when everyone is gone).
+fn signal_others(sig: u32) -> u32 {
+    let Ok(mut dir) = Dir::open(c"/proc") else { return 0 };
+    let me = process::getpid();
+    let mut n = 0;
+    while let Ok(Some(e)) = dir.next_entry() {
+        let Some(pid) = crate::parse::cmdline::parse_u32(e.name()) else { continue };
+        let Ok(path) = Path::from_parts(&[b"/proc/", e.name(), b"/cmdline"]) else { continue };
+        let mut first = [0u8; 1];
+        let alive = fs::read_file(Fd::CWD, path.as_cstr(), &mut first).is_ok_and(|c| c != b"" && c != b"@");
+        if pid > 1 && pid != me && alive {
+            n += 1;
+            // ESRCH: it has just gone.
+            let _ = process::kill(pid as i32, sig);
+        }
+    }
+    n
+}
+
+/// Does for a non-systemd init what systemd-shutdown does before exec'ing us: the initramfs
+/// becomes `/`, the old root `/oldroot`. A failed step is reported; the take-down then
+/// runs from wherever we are, which still syncs and remounts read-only what it can.
+fn return_to_initramfs() {
+    // pivot_root and MS_MOVE refuse shared mounts.
+    switch::make_private();
+    let _ = fs::mkdir(c"/run/initramfs/oldroot", 0o755);
+    if let Err(e) = fs::chdir(c"/run/initramfs") {
+        crate::report(b"shutdown: chdir", b"/run/initramfs", e);
+        return;
+    }
+    if let Err(e) = mount::pivot_root(c".", c"oldroot") {
+        crate::report(b"shutdown: pivot_root into", b"/run/initramfs", e);
+        let _ = fs::chdir(c"/");
+        return;
+    }
+    let _ = fs::chdir(c"/");
+    for (from, to, fstype) in API {
+        if mount::mount(from, to, None, MS_MOVE, None).is_err() {
+            if let Err(e) = mount::mount(fstype, to, Some(fstype), 0, None) {
+                crate::report(b"shutdown: mount", to.to_bytes(), e);
+            }
+        }
+    }
+    switch::reopen_console();
+}
+
+/// What the take-down does to the system: a trait so that the host tests can run the same
+/// passes against a model of busy mounts.
+pub trait Ops {
+    /// The current /proc/self/mountinfo, read into `buf`.
+    fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> &'b [u8];
+    /// `umount2(path, flags)`.
+    fn umount(&mut self, path: &CStr, flags: u32) -> Result<(), Errno>;
+    /// `mount(path, MS_REMOUNT | MS_RDONLY)`: the superblock, not just this mount.
+    fn remount_ro(&mut self, path: &CStr) -> Result<(), Errno>;
+    /// Moves the mount at `path` to a fresh directory named after `id`, outside /oldroot.
+    fn move_aside(&mut self, path: &CStr, id: u32) -> Result<(), Errno>;
+    /// `LOOP_CLR_FD` on every loop device (a device still in use is only marked autoclear).
+    fn detach_loops(&mut self);
+}
+
+/// How the take-down ended.
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(test, derive(Debug))]
+pub struct Outcome {
+    pub unmounted: u32,
+    /// Mounts still there at the end, detached (MNT_DETACH) after a read-only remount.
+    pub left: u32,
+}
+
+/// Unmounts everything but `/` and its /proc /sys /dev, as the module doc describes.
+pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
+    let mut plan = [Node::default(); MAX_MOUNTS];
+    let mut done = Outcome { unmounted: 0, left: 0 };
+    // The last pass (after one that changed nothing, or at the pass budget) names what
+    // still resists, and detaches it: it leaves the tree now, and its filesystem ends when
+    // its last user does, read-only, with nothing to lose.
+    let mut last = false;
+    let mut pass = 1;
+    loop {
+        let text = ops.mountinfo(buf);
+        let n = mountinfo::takedown_plan(text, &mut plan);
+        let plan = &plan[..n];
+        let mut changed = false;
+        for node in plan {
+            let Some((e, path)) = resolve(text, node) else { continue };
+            // Read-only first, as systemd does: it flushes now (ext4 writes its journal out
+            // and clears needs_recovery), and it protects what outlives the unmount: a layer
+            // of the union lives on inside the union until that goes, and a busy mount may
+            // end up detached. Failing (files open for writing) matters only at the end.
+            if writable_device(&e) {
+                if let (Err(err), true) = (ops.remount_ro(path.as_cstr()), last) {
+                    crate::report(b"shutdown: remount read-only", path.as_bytes(), err);
+                }
+            }
+            match ops.umount(path.as_cstr(), 0) {
+                Ok(()) => {
+                    changed = true;
+                    done.unmounted += 1;
+                    announce(&e, &path);
+                }
+                Err(err) if last => {
+                    done.left += 1;
+                    Line::warn().s(b"shutdown: umount ").s(path.as_bytes()).s(b": ").errno(err).s(b"; detaching it").emit();
+                    if let Err(err) = ops.umount(path.as_cstr(), MNT_DETACH) {
+                        crate::report(b"shutdown: detach", path.as_bytes(), err);
+                    }
+                }
+                // Busy for now: a later pass, a move aside, or the last pass.
+                Err(_) => {}
+            }
+        }
+        if last || n == 0 {
+            return done;
+        }
+        if !changed {
+            // Stuck. Busy mounts holding their parent up move aside: the parent (the
+            // union's /run, the initramfs' own mount) can then go, and with the union gone,
+            // the users of the moved mount (loop devices of the bundles on the data device)
+            // go too.
+            ops.detach_loops();
+            for (i, node) in plan.iter().enumerate() {
+                if mountinfo::blocks_parent(plan, i) {
+                    if let Some((_, path)) = resolve(text, node) {
+                        changed |= ops.move_aside(path.as_cstr(), node.id).is_ok();
+                    }
+                }
+            }
+        }
+        last = !changed || pass == MAX_PASSES;
+        pass += 1;
+    }
+}
+
+/// The mount of a plan node and its unescaped mount point.
+fn resolve<'t>(text: &'t [u8], node: &Node) -> Option<(MountEntry<'t>, Path)> {
+    let e = mountinfo::entry_at(text, node.line)?;
+    let mut raw = [0u8; 512];
+    let path = Path::from_parts(&[mountinfo::unescape(e.mount_point, &mut raw)?]).ok()?;
+    Some((e, path))
+}
+
+/// A filesystem on a device (not tmpfs, proc, overlay...), still writable: the ones whose
+/// data must reach the disk.
+fn writable_device(e: &MountEntry) -> bool {
+    e.source.starts_with(b"/dev/") && !mountinfo::has_option(e.super_options, b"ro")
+}
+
+/// One line per device-backed filesystem unmounted (the data device, a changes image or
+/// device, an ISO), so the console shows where the persistent data went; bundles are many
+/// and read-only, and stay quiet.
+fn announce(e: &MountEntry, path: &Path) {
+    if e.source.starts_with(b"/dev/") && e.fstype != b"squashfs" && e.fstype != b"erofs" {
+        Line::info().s(b"shutdown: unmounted ").s(path.as_bytes()).s(b" (").s(e.source).s(b")").emit();
+    }
+}
+
+/// The real system.
+struct System;
+
+impl Ops for System {
+    fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> &'b [u8] {
+        fs::read_file(Fd::CWD, c"/proc/self/mountinfo", buf).unwrap_or_else(|e| {
+            crate::report(b"shutdown: read", b"/proc/self/mountinfo", e);
+            &[]
+        })
+    }
+
+    fn umount(&mut self, path: &CStr, flags: u32) -> Result<(), Errno> {
+        mount::umount(path, flags)
+    }
+
+    fn remount_ro(&mut self, path: &CStr) -> Result<(), Errno> {
+        mount::mount(c"none", path, None, MS_REMOUNT | MS_RDONLY, None)
+    }
+
+    fn move_aside(&mut self, path: &CStr, id: u32) -> Result<(), Errno> {
+        let mut digits = [0u8; 20];
+        let target = Path::from_parts(&[b"/aside/", out::format_u64(id.into(), &mut digits)])?;
+        if fs::mkdir(c"/aside", 0o700) == Err(Errno::ROFS) {
+            // systemd-shutdown may have remounted the initramfs read-only before the
+            // hand-back; it is a tmpfs, so writing to it again risks nothing.
+            let _ = mount::mount(c"none", c"/", None, MS_REMOUNT, None);
+            let _ = fs::mkdir(c"/aside", 0o700);
+        }
+        fs::mkdir(target.as_cstr(), 0o700)?;
+        mount::mount(path, target.as_cstr(), None, MS_MOVE, None)
+    }
+
+    fn detach_loops(&mut self) {
+        let Ok(mut dir) = Dir::open(c"/sys/block") else { return };
+        while let Ok(Some(e)) = dir.next_entry() {
+            if !e.name().starts_with(b"loop") {
+                continue;
+            }
+            let Ok(dev) = Path::from_parts(&[b"/dev/", e.name()]) else { continue };
+            if let Ok(fd) = fs::open(dev.as_cstr(), O_RDONLY) {
+                // ENXIO: not attached. A device still mounted is only marked autoclear
+                // (it goes with its filesystem): nothing to report either way.
+                let _ = loopdev::detach(fd.fd());
+            }
+        }
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One mount of the model.
+    #[derive(Clone)]
+    struct M {
+        id: u32,
+        parent: u32,
+        path: String,
+        fstype: String,
+        source: String,
+        ro: bool,
+    }
+
+    /// A mount table with the kernel's rules that matter here: a mount with mounts on it is
+    /// busy; `pinned` paths are busy (a process uses them); `held` mounts (by id) are busy
+    /// while an overlay is mounted (the loop devices of the bundles keep files open through
+    /// the data device's mount until the union is gone), and their filesystem cannot be made
+    /// read-only then if `held_rw` (a loop device writes to a file on it).
+    struct Model {
+        mounts: Vec<M>,
+        pinned: Vec<String>,
+        held: Vec<u32>,
+        held_rw: bool,
+        log: Vec<String>,
+    }
+
+    impl Model {
+        fn from_fixture(text: &str) -> Model {
+            let mounts = mountinfo::entries(text.as_bytes())
+                .map(|e| M {
+                    id: e.id,
+                    parent: e.parent_id,
+                    path: unescaped(e.mount_point),
+                    fstype: String::from_utf8_lossy(e.fstype).into(),
+                    source: String::from_utf8_lossy(e.source).into(),
+                    ro: mountinfo::has_option(e.super_options, b"ro"),
+                })
+                .collect();
+            Model { mounts, pinned: vec![], held: vec![], held_rw: false, log: vec![] }
+        }
+
+        fn top(&self, path: &str) -> Option<usize> {
+            self.mounts.iter().rposition(|m| m.path == path)
+        }
+
+        fn subtree(&self, id: u32) -> Vec<u32> {
+            let mut ids = vec![id];
+            let mut i = 0;
+            while i < ids.len() {
+                let p = ids[i];
+                ids.extend(self.mounts.iter().filter(|m| m.parent == p).map(|m| m.id));
+                i += 1;
+            }
+            ids
+        }
+
+        fn busy(&self, i: usize) -> bool {
+            let m = &self.mounts[i];
+            self.mounts.iter().any(|c| c.parent == m.id)
+                || self.pinned.contains(&m.path)
+                || (self.held.contains(&m.id) && self.mounts.iter().any(|o| o.fstype == "overlay"))
+        }
+
+        fn umounts(&self) -> Vec<&str> {
+            self.log.iter().filter_map(|l| l.strip_prefix("umount ")).collect()
+        }
+
+        fn position(&self, entry: &str) -> usize {
+            self.log.iter().position(|l| l == entry).unwrap_or_else(|| panic!("no {entry:?} in {:#?}", self.log))
+        }
+    }
+
+    fn unescaped(raw: &[u8]) -> String {
+        let mut buf = [0u8; 512];
+        String::from_utf8_lossy(mountinfo::unescape(raw, &mut buf).unwrap()).into()
+    }
+
+    fn s(p: &CStr) -> String {
+        p.to_str().unwrap().to_owned()
+    }
+
+    impl Ops for Model {
+        fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> &'b [u8] {
+            let mut text = String::new();
+            for m in &self.mounts {
+                let path = m.path.replace(' ', "\\040");
+                let ro = if m.ro { "ro" } else { "rw" };
+                text += &format!("{} {} 0:{} / {path} {ro} - {} {} {ro}\n", m.id, m.parent, m.id, m.fstype, m.source);
+            }
+            buf[..text.len()].copy_from_slice(text.as_bytes());
+            &buf[..text.len()]
+        }
+
+        fn umount(&mut self, path: &CStr, flags: u32) -> Result<(), Errno> {
+            let i = self.top(&s(path)).ok_or(Errno::INVAL)?;
+            let ids = if flags & MNT_DETACH != 0 {
+                self.log.push(format!("detach {}", s(path)));
+                self.subtree(self.mounts[i].id)
+            } else {
+                if self.busy(i) {
+                    return Err(Errno::BUSY);
+                }
+                self.log.push(format!("umount {}", s(path)));
+                vec![self.mounts[i].id]
+            };
+            self.mounts.retain(|m| !ids.contains(&m.id));
+            Ok(())
+        }
+
+        fn remount_ro(&mut self, path: &CStr) -> Result<(), Errno> {
+            let i = self.top(&s(path)).ok_or(Errno::INVAL)?;
+            let source = self.mounts[i].source.clone();
+            let held = self.mounts.iter().any(|m| m.source == source && self.held.contains(&m.id));
+            if self.held_rw && held && self.mounts.iter().any(|o| o.fstype == "overlay") {
+                return Err(Errno::BUSY);
+            }
+            self.log.push(format!("ro {}", s(path)));
+            // The superblock: every mount of the same source.
+            for m in self.mounts.iter_mut().filter(|m| m.source == source) {
+                m.ro = true;
+            }
+            Ok(())
+        }
+
+        fn move_aside(&mut self, path: &CStr, id: u32) -> Result<(), Errno> {
+            let i = self.top(&s(path)).ok_or(Errno::INVAL)?;
+            let root = self.mounts.iter().find(|m| m.path == "/").map(|m| m.id).unwrap();
+            let (from, to) = (s(path), format!("/aside/{id}"));
+            self.log.push(format!("move {from} {to}"));
+            for sub in self.subtree(self.mounts[i].id) {
+                let m = self.mounts.iter_mut().find(|m| m.id == sub).unwrap();
+                m.path = format!("{to}{}", &m.path[from.len()..]);
+            }
+            self.mounts[i].parent = root;
+            Ok(())
+        }
+
+        fn detach_loops(&mut self) {}
+    }
+
+    fn fixture(name: &str) -> String {
+        std::fs::read_to_string(format!("{}/tests/fixtures/mountinfo/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    fn run(model: &mut Model) -> Outcome {
+        // The console lines are for machines; keep the test output readable.
+        out::set_verbosity(out::Level::Err);
+        let mut buf = vec![0u8; MOUNTINFO_MAX];
+        take_down(model, &mut buf)
+    }
+
+    /// Children before parents, and the kept mounts untouched.
+    fn assert_sane_order(model: &Model, initial: &Model) {
+        let done = model.umounts();
+        for (k, path) in done.iter().enumerate() {
+            assert!(!mountinfo::kept_at_shutdown(path.as_bytes()), "{path} is kept but was unmounted");
+            // Anything mounted below `path` at the start went before it (or was moved away).
+            for m in &initial.mounts {
+                if m.path.starts_with(&format!("{path}/")) {
+                    let later = done[k + 1..].iter().any(|p| *p == m.path);
+                    assert!(!later, "{} unmounted after its parent {path}: {:#?}", m.path, model.log);
+                }
+            }
+        }
+    }
+
+    /// systemd's hand-back, captured: the data device is busy with the bundles' loop
+    /// devices until the union goes, and the union cannot go while the initramfs' own mount
+    /// (holding the data device) sits under its /run. Moving the data device aside breaks
+    /// the cycle: everything is unmounted, nothing detached (22, as on the real machine).
+    #[test]
+    fn systemd_hand_back_unmounts_everything() {
+        let text = fixture("shutdown-systemd.txt");
+        let mut m = Model::from_fixture(&text);
+        m.held = vec![27];
+        let initial = Model::from_fixture(&text);
+        assert_eq!(run(&mut m), Outcome { unmounted: 22, left: 0 }, "{:#?}", m.log);
+        assert_sane_order(&m, &initial);
+        let moved = m.position("move /oldroot/run/initramfs/memory/data /aside/27");
+        assert!(m.position("umount /oldroot/run/initramfs/memory/changes") < moved);
+        assert!(moved < m.position("umount /oldroot/run/initramfs"));
+        assert!(m.position("umount /oldroot") < m.position("umount /aside/27"));
+        // What is left is exactly what is kept.
+        let left: Vec<&str> = m.mounts.iter().map(|x| x.path.as_str()).collect();
+        assert_eq!(left, ["/", "/sys", "/dev", "/proc"]);
+        assert!(!m.log.iter().any(|l| l.starts_with("detach")));
+    }
+
+    /// rdinit pivoted back itself, called as a child of the old init, whose executable keeps
+    /// the union busy (captured). The data device is made read-only before anything is
+    /// detached, and the union and the data device are the only ones detached.
+    #[test]
+    fn child_of_the_old_init_detaches_the_union_after_read_only() {
+        let text = fixture("shutdown-pivot-ext4.txt");
+        let mut m = Model::from_fixture(&text);
+        m.pinned = vec!["/oldroot".into()];
+        m.held = vec![27];
+        let initial = Model::from_fixture(&text);
+        assert_eq!(run(&mut m), Outcome { unmounted: 3, left: 2 }, "{:#?}", m.log);
+        assert_sane_order(&m, &initial);
+        let ro = m.position("ro /memory/changes");
+        assert!(ro < m.position("umount /memory/changes"));
+        assert!(ro < m.position("detach /memory/data"));
+        assert!(m.position("detach /memory/data") < m.position("detach /oldroot"));
+        assert!(m.mounts.iter().all(|x| x.source != "/dev/vda" && x.fstype != "overlay"));
+    }
+
+    /// Exec'd by the old init, changes in an image on FAT (captured): the FAT cannot be made
+    /// read-only while the changes image is open for writing through its loop device, so it
+    /// is unmounted (read-only first) once the union and the image have gone.
+    #[test]
+    fn exec_from_the_old_init_unmounts_the_fat_after_the_union() {
+        let text = fixture("shutdown-pivot-fat.txt");
+        let mut m = Model::from_fixture(&text);
+        m.held = vec![27];
+        m.held_rw = true;
+        let initial = Model::from_fixture(&text);
+        assert_eq!(run(&mut m), Outcome { unmounted: 5, left: 0 }, "{:#?}", m.log);
+        assert_sane_order(&m, &initial);
+        assert!(m.position("ro /memory/changes") < m.position("umount /memory/changes"));
+        let union = m.position("umount /oldroot");
+        assert!(m.position("umount /oldroot/run") < union);
+        assert!(union < m.position("ro /memory/data"));
+        assert!(m.position("ro /memory/data") < m.position("umount /memory/data"));
+    }
+
+    /// Five hundred bundles and a changes device: one pass each for the layers, the union
+    /// and the data; mount points with spaces survive the escaping.
+    #[test]
+    fn many_bundles_and_escaped_names() {
+        let mut text = String::from("1 0 0:1 / / rw - tmpfs none rw\n2 1 0:2 / /proc rw - proc proc rw\n");
+        text += "3 1 254:0 / /memory/data rw - ext4 /dev/vda rw\n";
+        for i in 0..500 {
+            text += &format!("{} 1 7:{i} / /memory/bundles/b\\040{i}.sb ro - squashfs /dev/loop{i} ro\n", 10 + i);
+        }
+        text += "600 1 254:16 / /memory/persist rw - ext4 /dev/vdb rw\n";
+        text += "601 1 0:3 / /oldroot rw - overlay overlay rw\n";
+        let mut m = Model::from_fixture(&text);
+        m.held = vec![3];
+        assert_eq!(run(&mut m), Outcome { unmounted: 503, left: 0 });
+        assert!(m.position("umount /memory/bundles/b 499.sb") < m.position("umount /oldroot"));
+        assert!(m.position("umount /oldroot") < m.position("umount /memory/data"));
+        assert!(m.position("ro /memory/persist") < m.position("umount /memory/persist"));
+    }
+
+    #[test]
+    fn empty_or_unreadable_mountinfo_ends_at_once() {
+        let mut m = Model::from_fixture("");
+        assert_eq!(run(&mut m), Outcome { unmounted: 0, left: 0 });
+        let mut m = Model::from_fixture("garbage\n\n1 0 0:1 / / rw - tmpfs none rw\n");
+        assert_eq!(run(&mut m), Outcome { unmounted: 0, left: 0 });
+        assert!(m.log.is_empty());
+    }
+
+    #[test]
+    fn verbs_table_is_complete() {
+        let names: Vec<&[u8]> = VERBS.iter().map(|v| v.0).collect();
+        for v in [&b"reboot"[..], b"poweroff", b"halt", b"kexec", b"exit"] {
+            assert!(names.contains(&v));
+        }
+        assert!(VERBS.iter().any(|v| v.0 == b"exit" && v.1 == RebootCmd::PowerOff));
     }
 }

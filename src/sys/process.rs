@@ -50,6 +50,17 @@ pub fn kill(pid: i32, sig: u32) -> Result<(), Errno> {
 
 pub const SIGTERM: u32 = g::SIGTERM;
 pub const SIGKILL: u32 = g::SIGKILL;
+pub const SIGCONT: u32 = g::SIGCONT;
+
+/// `rt_sigprocmask(SIG_BLOCK, all)`: blocks every signal that can be blocked (all but
+/// SIGKILL and SIGSTOP), e.g. SIGHUP when the shell that started us dies.
+pub fn block_all_signals() {
+    let all: u64 = !0;
+    // SAFETY: the kernel reads one 8-byte sigset; the old-set pointer is null.
+    unsafe {
+        syscall4(nr::__NR_rt_sigprocmask as usize, g::SIG_BLOCK as usize, &all as *const u64 as usize, 0, 8);
+    }
+}
 
 /// Milliseconds of CLOCK_BOOTTIME (the clock /proc/uptime and printk use, sleep included).
 pub fn boottime_ms() -> u64 {

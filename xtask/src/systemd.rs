@@ -21,9 +21,10 @@ use std::time::{Duration, Instant};
 /// `$RDINIT_SYSTEMD_SUITE` overrides it.
 pub const SUITE: &str = "bookworm";
 
-/// Packages on top of minbase: systemd as /sbin/init. Everything else the boot needs
-/// (util-linux's agetty and mount, dash) is in minbase.
-pub const PACKAGES: &[&str] = &["systemd-sysv"];
+/// Packages on top of minbase: systemd as /sbin/init, and udev, without which no device
+/// unit ever appears (serial-getty@ttyS0 alone then holds the boot for 90 s). Everything
+/// else the boot needs (util-linux's agetty and mount, dash) is in minbase.
+pub const PACKAGES: &[&str] = &["systemd-sysv", "udev"];
 
 /// Bumped when the recipe below changes in a way that changes the bundle.
 const RECIPE: &str = "1";
@@ -200,7 +201,8 @@ fn build_cached() -> Result<PathBuf> {
 /// `debootstrap --variant=minbase --include=PACKAGES SUITE tree MIRROR`, killed after
 /// [`DEBOOTSTRAP_TIMEOUT`]. Its log goes to `tree.log` beside the tree.
 fn debootstrap(tree: &Path) -> Result<()> {
-    let mut c = cmd("debootstrap").context("debootstrap is missing (apt-get install debootstrap)")?;
+    install_debootstrap()?;
+    let mut c = cmd("debootstrap")?;
     let log_path = tree.with_extension("log");
     let log = fs::File::create(&log_path)?;
     c.args(["--variant=minbase", &format!("--include={}", PACKAGES.join(","))])
@@ -236,18 +238,24 @@ fn debootstrap(tree: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Does this host have what [`bundle`] needs (root, debootstrap)? `Err` says what is missing.
-pub fn available() -> Result<(), String> {
-    if cmd("debootstrap").is_err() {
-        return Err("debootstrap is not installed".into());
+/// Installs debootstrap with apt-get when it is missing (the harness runs as root, like
+/// `cargo xtask setup`; debootstrap needs root anyway).
+fn install_debootstrap() -> Result<()> {
+    if cmd("debootstrap").is_ok() {
+        return Ok(());
     }
-    let uid = fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).and_then(|l| l.split_whitespace().nth(2).map(str::to_owned)));
-    if uid.as_deref() != Some("0") {
-        return Err("debootstrap needs root".into());
+    eprintln!("harness: installing debootstrap");
+    let apt = |args: &[&str]| {
+        let mut c = Command::new("apt-get");
+        c.env("DEBIAN_FRONTEND", "noninteractive").args(args).stdin(Stdio::null());
+        c
+    };
+    if run(&mut apt(&["install", "-y", "-q", "debootstrap"])).is_err() {
+        // A machine whose package lists were never fetched knows no debootstrap yet.
+        run(&mut apt(&["update", "-q"]))?;
+        run(&mut apt(&["install", "-y", "-q", "debootstrap"]))?;
     }
-    Ok(())
+    cmd("debootstrap").map(|_| ()).context("debootstrap still missing after apt-get install")
 }
 
 #[cfg(test)]

@@ -2,13 +2,13 @@
 //! with overlayfs over a changes layer, apply rootcopy, and pivot into the union with the
 //! initramfs kept at /run/initramfs (where Slax's tools and the shutdown role expect it).
 //!
-//! Everything is mounted under LIVE, a tmpfs on the initramfs. At the end LIVE becomes the
-//! root (MS_MOVE + chroot: pivot_root refuses the initial rootfs before Linux 7.0), and then
-//! `pivot_root` puts the union at `/` and LIVE at /run/initramfs.
+//! Everything is mounted under /live, a tmpfs on the initramfs, and the stage works from
+//! /live/memory so its paths are short constants (`data`, `bundles/NAME`, `union`). At the
+//! end /live becomes the root (MS_MOVE + chroot: pivot_root refuses the initial rootfs before
+//! Linux 7.0), and then `pivot_root` puts the union at `/` and /live at /run/initramfs.
 use super::{devices::DEFAULT_WAIT_S, root, switch, Boot};
 use crate::out::{self, Line};
 use crate::parse::cmdline::{located_path, DeviceSpec, Located, Wait};
-use crate::parse::options::OptionString;
 use crate::parse::pattern::{matches_any, natural_cmp};
 use crate::parse::superblock::{self, FsType};
 use crate::sys::fs::{self, Dir, Fd, FileType, O_DIRECTORY, O_RDONLY, O_RDWR};
@@ -17,8 +17,6 @@ use crate::sys::{loopdev, process, Errno, PathBuf};
 use crate::{report, Reported};
 use core::ffi::CStr;
 
-/// The tmpfs that becomes /run/initramfs.
-const LIVE: &[u8] = b"/live";
 /// Slax's default data directory name (`live=` overrides it).
 const DEFAULT_DIR: &[u8] = b"slax";
 /// overlayfs's limit on lower layers.
@@ -30,11 +28,8 @@ const NAMES_ARENA: usize = 160 * 1024;
 /// RAM kept free after a toram copy.
 const TORAM_RESERVE: u64 = 64 << 20;
 
+/// Paths below /live/memory, relative to it (the working directory during the stage).
 type Path = PathBuf<512>;
-
-fn path(parts: &[&[u8]]) -> Result<Path, Reported> {
-    Path::from_parts(parts).map_err(|e| report(b"path", parts.last().copied().unwrap_or(b""), e))
-}
 
 /// Where a bundle file sits inside the data directory.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -148,15 +143,10 @@ fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
         bundles.collect(data.as_bytes(), place, cfg.load, cfg.noload);
     }
     bundles.sort();
-    if bundles.count == 0 {
-        Line::err().s(b"no bundles (*.sb) in ").s(data.as_bytes()).emit();
-        return Err(Reported);
-    }
     let mut source = data;
-    if cfg.toram.is_some() {
-        if let Ok(copied) = copy_to_ram(&source, &bundles) {
-            source = copied;
-        }
+    let to_ram = cfg.toram.is_some() && copy_to_ram(&source, &bundles).is_ok();
+    if to_ram {
+        source = PathBuf::from_parts(&[b"toram"]).unwrap_or_default();
     }
     let mounted = mount_bundles(&source, &bundles);
     out::stage(b"live: bundles mounted");
@@ -164,40 +154,49 @@ fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
         Line::err().s(b"no bundle could be mounted").emit();
         return Err(Reported);
     }
-    let changes = setup_changes(boot, &source);
-    mount_union(&bundles, mounted, changes.as_bytes())?;
+    setup_changes(boot, &source);
+    mount_union(mounted)?;
     out::stage(b"live: union mounted");
     copy_rootcopy(&source);
-    if cfg.toram.is_some() && source.as_bytes().starts_with(b"/live/memory/toram") {
-        release_boot_media();
+    if to_ram {
+        // The media can go: nothing is read from it any more.
+        for m in [c"iso", c"data"] {
+            if let Err(e) = mount::umount(m, 0) {
+                if e != Errno::INVAL {
+                    report(b"toram: release", m.to_bytes(), e);
+                }
+            }
+        }
     }
-    let union = path(&[LIVE, b"/memory/union"])?;
-    let init = find_init(boot, &union)?;
+    let root = fs::open(c"union", O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", b"union", e))?;
+    let init = root::pick_init(root.fd(), cfg.init)?;
+    drop(root);
     switch_live(boot, init.as_cstr())
 }
 
-/// Mounts the tmpfs that will become /run/initramfs, with Slax's `memory/` layout, and puts
-/// the init there so it can serve as /run/initramfs/shutdown.
-fn setup_live_root() -> Result<(), Reported> {
-    let live = path(&[LIVE])?;
-    let _ = fs::mkdir(live.as_cstr(), 0o755);
-    mount::mount(c"tmpfs", live.as_cstr(), Some(c"tmpfs"), 0, Some(c"mode=0755")).map_err(|e| report(b"mount tmpfs on", LIVE, e))?;
-    for sub in [&b"/memory"[..], b"/memory/data", b"/memory/iso", b"/memory/toram", b"/memory/bundles", b"/memory/changes", b"/memory/union", b"/memory/l", b"/bin", b"/dev", b"/proc", b"/sys", b"/run", b"/oldroot"] {
-        let p = path(&[LIVE, sub])?;
-        fs::mkdir(p.as_cstr(), 0o755).map_err(|e| report(b"mkdir", p.as_bytes(), e))?;
-    }
-    // The init itself, and the name systemd execs at shutdown.
-    let init = path(&[LIVE, b"/init"])?;
-    copy_file(Fd::CWD, c"/init", Fd::CWD, init.as_cstr()).map_err(|e| report(b"copy /init to", init.as_bytes(), e))?;
-    let shutdown = path(&[LIVE, b"/shutdown"])?;
-    let _ = fs::symlinkat(c"init", Fd::CWD, shutdown.as_cstr());
-    // A rescue shell at shutdown too, when the image has one.
-    for bin in [c"/bin/busybox", c"/bin/sh"] {
-        if let Ok(dst) = path(&[LIVE, bin.to_bytes()]) {
-            let _ = copy_file(Fd::CWD, bin, Fd::CWD, dst.as_cstr());
-        }
+/// Makes directories, reporting the first that cannot be made.
+fn mkdirs(dirs: &[&CStr]) -> Result<(), Reported> {
+    for d in dirs {
+        fs::mkdir(d, 0o755).map_err(|e| report(b"mkdir", d.to_bytes(), e))?;
     }
     Ok(())
+}
+
+/// Mounts the tmpfs that will become /run/initramfs, with Slax's `memory/` layout, puts the
+/// init there (it serves as /run/initramfs/shutdown), and enters /live/memory.
+fn setup_live_root() -> Result<(), Reported> {
+    let _ = fs::mkdir(c"/live", 0o755);
+    mount::mount(c"tmpfs", c"/live", Some(c"tmpfs"), 0, Some(c"mode=0755")).map_err(|e| report(b"mount tmpfs on", b"/live", e))?;
+    fs::chdir(c"/live").map_err(|e| report(b"chdir", b"/live", e))?;
+    mkdirs(&[c"memory", c"bin", c"dev", c"proc", c"sys", c"run", c"oldroot"])?;
+    copy_file(Fd::CWD, c"/init", Fd::CWD, c"init").map_err(|e| report(b"copy /init to", b"/live/init", e))?;
+    // The name systemd execs at shutdown, and a rescue shell then when the image has one.
+    let _ = fs::symlinkat(c"init", Fd::CWD, c"shutdown");
+    if copy_file(Fd::CWD, c"/bin/busybox", Fd::CWD, c"bin/busybox").is_ok() {
+        let _ = fs::symlinkat(c"busybox", Fd::CWD, c"bin/sh");
+    }
+    fs::chdir(c"memory").map_err(|e| report(b"chdir", b"/live/memory", e))?;
+    mkdirs(&[c"data", c"iso", c"toram", c"bundles", c"changes", c"union", c"l"])
 }
 
 /// What a device held when it was tried as the data source.
@@ -224,6 +223,7 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
     };
     let spec: Option<DeviceSpec> = from.and_then(|l| l.device);
     let sub = from.map(|l| l.path).filter(|p| !p.is_empty() && *p != b"/");
+    let wanted = sub.unwrap_or(dir_name);
     let limit_ms = match boot.cfg.rootwait {
         Wait::Seconds(s) => s as u64 * 1000,
         Wait::Forever => u64::MAX,
@@ -238,22 +238,15 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
     boot.devices.scan();
     loop {
         for (i, verdict) in verdicts.iter_mut().enumerate().take(boot.devices.list.len()) {
-            if *verdict != Verdict::Untried {
+            if *verdict != Verdict::Untried || spec.is_some_and(|s| !boot.devices.is_match(i, &s)) {
                 continue;
-            }
-            if let Some(s) = &spec {
-                if !boot.devices.is_match(i, s) {
-                    continue;
-                }
             }
             boot.devices.probe(i);
             match try_device(boot, i, sub, dir_name) {
                 Ok(data) => {
-                    let dev = &boot.devices.list[i];
                     // `slax` on the device itself, `iso/slax` inside an ISO file on it.
                     let d = data.as_bytes();
-                    let shown = d.strip_prefix(b"/live/memory/data/").or_else(|| d.strip_prefix(b"/live/memory/")).unwrap_or(d);
-                    Line::info().s(b"data ").s(shown).s(b" on ").s(dev.name.as_bytes()).emit();
+                    Line::info().s(b"data ").s(d.strip_prefix(b"data/").unwrap_or(d)).s(b" on ").s(boot.devices.list[i].name.as_bytes()).emit();
                     return Ok(data);
                 }
                 Err(v) => *verdict = v,
@@ -265,17 +258,17 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
         }
         if !announced {
             announced = true;
-            Line::info().s(b"waiting for a device with ").s(sub.unwrap_or(dir_name)).emit();
+            Line::info().s(b"waiting for a device with ").s(wanted).emit();
         }
         boot.devices.wait_events((limit_ms - waited).min(1000) as u32);
     }
     let mut line = Line::err();
-    line.s(b"could not locate the data directory ").s(sub.unwrap_or(dir_name));
+    line.s(b"could not locate the data directory ").s(wanted);
     if let Some(f) = boot.cfg.from {
         line.s(b" (from=").s(f).s(b")");
     }
     line.s(b" after ").n(limit_ms.min(u32::MAX as u64) / 1000).s(b" s").emit();
-    for (i, dev) in boot.devices.list.iter().enumerate() {
+    for (dev, verdict) in boot.devices.list.iter().zip(verdicts) {
         let name = dev.name.as_bytes();
         if name.starts_with(b"loop") || name.starts_with(b"ram") {
             continue;
@@ -285,55 +278,52 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
         if let Some(sb) = &dev.sb {
             line.s(sb.fstype.name()).s(b" label=").s(sb.label.as_bytes()).s(b": ");
         }
-        match verdicts[i] {
+        match verdict {
             Verdict::Untried => line.s(b"not tried (does not match from=)"),
             Verdict::NoFilesystem => line.s(b"no known filesystem"),
             Verdict::MountFailed(e) => line.s(b"mount failed: ").errno(e),
-            Verdict::NoDataDir => line.s(b"no ").s(sub.unwrap_or(dir_name)),
-            Verdict::NoBundles => line.s(sub.unwrap_or(dir_name)).s(b" holds no bundles (*.sb)"),
+            Verdict::NoDataDir => line.s(b"no ").s(wanted),
+            Verdict::NoBundles => line.s(wanted).s(b" holds no bundles (*.sb)"),
         };
         line.emit();
     }
     Err(Reported)
 }
 
-/// Mounts device `i` read-only and looks for the data dir (or the ISO file) on it.
+/// The mount(2) type name of a probed filesystem.
+fn mount_type(fstype: FsType) -> PathBuf<16> {
+    PathBuf::from_parts(&[fstype.mount_type().unwrap_or(b"none")]).unwrap_or_default()
+}
+
+/// Mounts device `i` read-only at `data` and looks for the data dir (or the ISO file) on it.
 fn try_device(boot: &mut Boot, i: usize, sub: Option<&[u8]>, dir_name: &[u8]) -> Result<Path, Verdict> {
     let dev = &boot.devices.list[i];
     let Some(sb) = &dev.sb else { return Err(Verdict::NoFilesystem) };
     if matches!(sb.fstype, FsType::Squashfs | FsType::Erofs) {
         return Err(Verdict::NoFilesystem);
     }
-    let fstype = Path::from_parts(&[sb.fstype.mount_type().unwrap_or(b"none")]).map_err(Verdict::MountFailed)?;
-    let dev_path = dev.path();
-    let data_mnt = path(&[LIVE, b"/memory/data"]).map_err(|_| Verdict::NoFilesystem)?;
     // Read-only while searching: a device that is not ours is never written.
-    mount::mount(dev_path.as_cstr(), data_mnt.as_cstr(), Some(fstype.as_cstr()), MS_RDONLY | MS_SILENT, None).map_err(Verdict::MountFailed)?;
-    let found = look_for_data(data_mnt.as_bytes(), sub, dir_name);
+    mount::mount(dev.path().as_cstr(), c"data", Some(mount_type(sb.fstype).as_cstr()), MS_RDONLY | MS_SILENT, None).map_err(Verdict::MountFailed)?;
+    let found = match sub.map(|s| s.strip_prefix(b"/").unwrap_or(s)) {
+        Some(s) => {
+            let candidate = Path::from_parts(&[b"data/", s]).map_err(|_| Verdict::NoDataDir)?;
+            match fs::stat(candidate.as_cstr()) {
+                Ok(st) if fs::file_type(&st) == FileType::File => mount_iso(candidate.as_cstr(), dir_name),
+                _ => data_dir(&[b"data/", s]),
+            }
+        }
+        None => data_dir(&[b"data/", dir_name]),
+    };
     if found.is_err() {
-        let _ = mount::umount(data_mnt.as_cstr(), MNT_DETACH);
+        let _ = mount::umount(c"data", MNT_DETACH);
     }
     found
 }
 
-/// The data dir under `mnt`: `sub` itself (a dir, or an ISO file holding `dir_name`), or
-/// `dir_name`.
-fn look_for_data(mnt: &[u8], sub: Option<&[u8]>, dir_name: &[u8]) -> Result<Path, Verdict> {
-    let sub = sub.map(|s| s.strip_prefix(b"/").unwrap_or(s));
-    if let Some(s) = sub {
-        let candidate = Path::from_parts(&[mnt, b"/", s]).map_err(|_| Verdict::NoDataDir)?;
-        let st = fs::stat(candidate.as_cstr()).map_err(|_| Verdict::NoDataDir)?;
-        if fs::file_type(&st) == FileType::File {
-            return mount_iso(candidate.as_cstr(), dir_name);
-        }
-        return data_dir(candidate);
-    }
-    data_dir(Path::from_parts(&[mnt, b"/", dir_name]).map_err(|_| Verdict::NoDataDir)?)
-}
-
-/// `dir` if it holds bundles, else why not.
-fn data_dir(dir: Path) -> Result<Path, Verdict> {
-    if has_bundles(dir.as_bytes()) {
+/// The directory named by `parts` if it holds bundles, else why not.
+fn data_dir(parts: &[&[u8]]) -> Result<Path, Verdict> {
+    let dir = Path::from_parts(parts).map_err(|_| Verdict::NoDataDir)?;
+    if has_bundles(&dir) {
         Ok(dir)
     } else if fs::stat(dir.as_cstr()).is_ok() {
         Err(Verdict::NoBundles)
@@ -342,9 +332,8 @@ fn data_dir(dir: Path) -> Result<Path, Verdict> {
     }
 }
 
-/// Loop-mounts an ISO file at memory/iso and returns the data dir inside it.
+/// Loop-mounts an ISO file at `iso` and returns the data dir inside it.
 fn mount_iso(file: &CStr, dir_name: &[u8]) -> Result<Path, Verdict> {
-    let iso = Path::from_parts(&[LIVE, b"/memory/iso"]).map_err(|_| Verdict::NoDataDir)?;
     let fd = fs::open(file, O_RDONLY).map_err(Verdict::MountFailed)?;
     let mut head = [0u8; 36864];
     let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
@@ -352,19 +341,18 @@ fn mount_iso(file: &CStr, dir_name: &[u8]) -> Result<Path, Verdict> {
         Line::warn().c(file).s(b": not a filesystem image").emit();
         return Err(Verdict::NoDataDir);
     };
-    let fstype = Path::from_parts(&[sb.fstype.mount_type().unwrap_or(b"none")]).map_err(Verdict::MountFailed)?;
-    mount_loop(fd.fd(), iso.as_cstr(), fstype.as_cstr(), true).map_err(Verdict::MountFailed)?;
-    let found = Path::from_parts(&[iso.as_bytes(), b"/", dir_name]).map_err(|_| Verdict::NoDataDir).and_then(data_dir);
+    mount_loop(fd.fd(), c"iso", mount_type(sb.fstype).as_cstr(), true).map_err(Verdict::MountFailed)?;
+    let found = data_dir(&[b"iso/", dir_name]);
     if found.is_err() {
-        let _ = mount::umount(iso.as_cstr(), MNT_DETACH);
+        let _ = mount::umount(c"iso", MNT_DETACH);
     }
     found
 }
 
 /// Does `dir` (or its modules/) hold at least one `*.sb`?
-fn has_bundles(dir: &[u8]) -> bool {
+fn has_bundles(dir: &Path) -> bool {
     [&b""[..], b"/modules"].iter().any(|sub| {
-        let Ok(p) = Path::from_parts(&[dir, sub]) else { return false };
+        let Ok(p) = Path::from_parts(&[dir.as_bytes(), sub]) else { return false };
         let Ok(mut d) = Dir::open(p.as_cstr()) else { return false };
         while let Ok(Some(e)) = d.next_entry() {
             if e.name().ends_with(b".sb") {
@@ -403,8 +391,8 @@ fn mount_loop(backing: Fd, target: &CStr, fstype: &CStr, read_only: bool) -> Res
     }
 }
 
-/// Mounts each bundle under memory/bundles/NAME; returns how many are mounted (the first
-/// `n` of the sorted list that succeeded keep their order; failures are skipped and named).
+/// Mounts each bundle at bundles/NAME with a numbered link l/N to it; returns how many are
+/// mounted (failures are skipped and named; past overlayfs's limit, refused and named).
 fn mount_bundles(source: &Path, bundles: &Bundles) -> usize {
     let mut mounted = 0;
     for c in &bundles.items[..bundles.count] {
@@ -414,13 +402,11 @@ fn mount_bundles(source: &Path, bundles: &Bundles) -> usize {
             continue;
         }
         if mount_bundle(source, c.place, name).is_ok() {
-            // Record the layer for the union under its stack position.
-            if let Ok(mut link) = Path::from_parts(&[LIVE, b"/memory/l/"]) {
-                let mut digits = [0u8; 20];
-                let _ = link.push(out::format_u64(mounted as u64, &mut digits));
-                if let Ok(target) = Path::from_parts(&[b"../bundles/", name]) {
-                    let _ = fs::symlinkat(target.as_cstr(), Fd::CWD, link.as_cstr());
-                }
+            let mut digits = [0u8; 20];
+            let link = Path::from_parts(&[b"l/", out::format_u64(mounted as u64, &mut digits)]);
+            let target = Path::from_parts(&[b"../bundles/", name]);
+            if let (Ok(link), Ok(target)) = (link, target) {
+                let _ = fs::symlinkat(target.as_cstr(), Fd::CWD, link.as_cstr());
             }
             mounted += 1;
         }
@@ -432,36 +418,36 @@ fn mount_bundles(source: &Path, bundles: &Bundles) -> usize {
 }
 
 fn mount_bundle(source: &Path, place: Place, name: &[u8]) -> Result<(), ()> {
-    let file = Path::from_parts(&[source.as_bytes(), b"/", place.subdir(), name]).map_err(|e| {
-        report(b"bundle", name, e);
-    })?;
-    let target = Path::from_parts(&[LIVE, b"/memory/bundles/", name]).map_err(|e| {
-        report(b"bundle", name, e);
-    })?;
-    let fd = fs::open(file.as_cstr(), O_RDONLY).map_err(|e| {
-        report(b"open bundle", name, e);
-    })?;
+    let skip = |why: &[u8], e: Option<Errno>| {
+        let mut line = Line::err();
+        line.s(b"skipping bundle ").s(name).s(b": ").s(why);
+        if let Some(e) = e {
+            line.errno(e).s(b" (corrupt or truncated?)");
+        }
+        line.emit();
+    };
+    let (Ok(file), Ok(target)) = (Path::from_parts(&[source.as_bytes(), b"/", place.subdir(), name]), Path::from_parts(&[b"bundles/", name])) else {
+        skip(b"name too long", None);
+        return Err(());
+    };
+    let fd = fs::open(file.as_cstr(), O_RDONLY).map_err(|e| skip(b"open: ", Some(e)))?;
     // Squashfs needs 96 bytes, EROFS up to its volume name at 1088..1104.
     let mut head = [0u8; 1104];
     let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
     let Some(kind) = superblock::is_bundle_image(&head[..n]) else {
-        Line::err().s(b"skipping bundle ").s(name).s(b": not a squashfs or erofs image").emit();
+        skip(b"not a squashfs or erofs image", None);
         return Err(());
     };
-    fs::mkdir(target.as_cstr(), 0o755).map_err(|e| {
-        report(b"mkdir", target.as_bytes(), e);
-    })?;
-    let fstype: &CStr = if kind == FsType::Erofs { c"erofs" } else { c"squashfs" };
-    mount_loop(fd.fd(), target.as_cstr(), fstype, true).map_err(|e| {
-        Line::err().s(b"skipping bundle ").s(name).s(b": mount: ").errno(e).s(b" (corrupt or truncated?)").emit();
+    fs::mkdir(target.as_cstr(), 0o755).map_err(|e| skip(b"mkdir: ", Some(e)))?;
+    mount_loop(fd.fd(), target.as_cstr(), mount_type(kind).as_cstr(), true).map_err(|e| {
+        skip(b"mount: ", Some(e));
         let _ = fs::unlinkat(Fd::CWD, target.as_cstr(), fs::AT_REMOVEDIR);
     })
 }
 
-/// Sets up the changes layer; returns the directory holding `changes/` and `workdir/`.
-/// Anything that fails falls back to RAM with a warning: never fails the boot.
-fn setup_changes(boot: &mut Boot, data: &Path) -> Path {
-    let tmpfs = Path::from_parts(&[LIVE, b"/memory/changes"]).unwrap_or_default();
+/// Sets up the changes layer at `changes` (holding `changes/` and `workdir/`). Anything that
+/// fails falls back to RAM with a warning: it never fails the boot.
+fn setup_changes(boot: &mut Boot, data: &Path) {
     let wanted: Option<&[u8]> = match (boot.cfg.changes, boot.cfg.perch) {
         (Some(c), _) => Some(c),
         // Slax's perch: changes kept in the data dir itself.
@@ -469,112 +455,82 @@ fn setup_changes(boot: &mut Boot, data: &Path) -> Path {
         (None, false) => None,
     };
     if let Some(spec) = wanted {
-        match persistent_changes(boot, data, spec, &tmpfs) {
-            Ok(()) => {
-                Line::info().s(b"changes persist in ").s(spec).emit();
-            }
-            Err(why) => {
-                Line::warn().s(b"changes=").s(spec).s(b": ").s(why).s(b"; keeping changes in RAM").emit();
-            }
+        match persistent_changes(boot, data, spec) {
+            Ok(()) => Line::info().s(b"changes persist in ").s(spec).emit(),
+            Err(why) => Line::warn().s(b"changes=").s(spec).s(b": ").s(why).s(b"; keeping changes in RAM").emit(),
         }
     }
-    for sub in [&b"/changes"[..], b"/workdir"] {
-        if let Ok(p) = Path::from_parts(&[tmpfs.as_bytes(), sub]) {
-            let _ = fs::mkdir(p.as_cstr(), 0o755);
-        }
-    }
-    tmpfs
+    let _ = mkdirs(&[c"changes/changes", c"changes/workdir"]);
 }
 
-/// Mounts the persistent changes at `target`, or says why not.
-fn persistent_changes(boot: &mut Boot, data: &Path, spec: &[u8], target: &Path) -> Result<(), &'static [u8]> {
+/// Mounts the persistent changes at `changes`, or says why not.
+fn persistent_changes(boot: &mut Boot, data: &Path, spec: &[u8]) -> Result<(), &'static [u8]> {
     let located = if spec.starts_with(b"/") || spec.contains(&b'=') {
         located_path(spec).ok_or(&b"not a device or path"[..])?
     } else {
         // A bare name is relative to the data dir (Slax's `changes=NAME`).
         Located { device: None, path: spec }
     };
-    let base: Path = match located.device {
+    let base: &[u8] = match located.device {
         None => {
             // On the data device: make it writable first.
-            let mnt = Path::from_parts(&[LIVE, b"/memory/data"]).map_err(|_| &b"path too long"[..])?;
-            if data.as_bytes().starts_with(b"/live/memory/iso") {
+            if data.as_bytes().starts_with(b"iso") {
                 return Err(b"the data is inside an ISO image (read-only)");
             }
-            mount::mount(c"none", mnt.as_cstr(), None, MS_REMOUNT | MS_SILENT, None)
+            mount::mount(c"none", c"data", None, MS_REMOUNT | MS_SILENT, None)
                 .map_err(|e| if e == Errno::ROFS || e == Errno::ACCES { &b"the data device is read-only"[..] } else { &b"cannot remount the data device read-write"[..] })?;
-            if spec.starts_with(b"/") {
-                mnt
-            } else {
-                data.clone()
-            }
+            if spec.starts_with(b"/") { b"data" } else { data.as_bytes() }
         }
         Some(dev_spec) => {
             let i = boot.devices.wait_for(&dev_spec, Wait::Seconds(DEFAULT_WAIT_S)).ok_or(&b"device not found"[..])?;
             boot.devices.probe(i);
             let dev = &boot.devices.list[i];
             let sb = dev.sb.as_ref().ok_or(&b"no known filesystem on the device"[..])?;
-            let fstype = Path::from_parts(&[sb.fstype.mount_type().unwrap_or(b"none")]).map_err(|_| &b"bad type"[..])?;
-            let mnt = Path::from_parts(&[LIVE, b"/memory/persist"]).map_err(|_| &b"path too long"[..])?;
-            let _ = fs::mkdir(mnt.as_cstr(), 0o755);
-            mount::mount(dev.path().as_cstr(), mnt.as_cstr(), Some(fstype.as_cstr()), MS_SILENT, None).map_err(|_| &b"cannot mount the device read-write"[..])?;
-            mnt
+            let _ = fs::mkdir(c"persist", 0o755);
+            mount::mount(dev.path().as_cstr(), c"persist", Some(mount_type(sb.fstype).as_cstr()), MS_SILENT, None).map_err(|_| &b"cannot mount the device read-write"[..])?;
+            b"persist"
         }
     };
     let rel = located.path.strip_prefix(b"/").unwrap_or(located.path);
-    let place = Path::from_parts(&[base.as_bytes(), if rel.is_empty() { b"" } else { b"/" }, rel]).map_err(|_| &b"path too long"[..])?;
-    let st = fs::stat(place.as_cstr());
-    if let Ok(st) = &st {
-        if fs::file_type(st) == FileType::File {
-            // An image file (ext4 on FAT/exFAT/NTFS media).
-            let fd = fs::open(place.as_cstr(), O_RDWR).map_err(|_| &b"cannot open the image read-write"[..])?;
-            let mut head = [0u8; 2048];
-            let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
-            let sb = superblock::probe(&head[..n]).ok_or(&b"the image holds no known filesystem"[..])?;
-            let fstype = Path::from_parts(&[sb.fstype.mount_type().unwrap_or(b"none")]).map_err(|_| &b"bad type"[..])?;
-            return mount_loop(fd.fd(), target.as_cstr(), fstype.as_cstr(), false).map_err(|_| &b"cannot mount the image"[..]);
-        }
+    let place = Path::from_parts(&[base, if rel.is_empty() { b"" } else { b"/" }, rel]).map_err(|_| &b"path too long"[..])?;
+    if fs::stat(place.as_cstr()).is_ok_and(|st| fs::file_type(&st) == FileType::File) {
+        // An image file (ext4 on FAT/exFAT/NTFS media).
+        let fd = fs::open(place.as_cstr(), O_RDWR).map_err(|_| &b"cannot open the image read-write"[..])?;
+        let mut head = [0u8; 2048];
+        let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
+        let sb = superblock::probe(&head[..n]).ok_or(&b"the image holds no known filesystem"[..])?;
+        return mount_loop(fd.fd(), c"changes", mount_type(sb.fstype).as_cstr(), false).map_err(|_| &b"cannot mount the image"[..]);
     }
     // A directory: it must live on a filesystem that can hold overlayfs's upper layer.
+    let base = Path::from_parts(&[base]).map_err(|_| &b"path too long"[..])?;
     if fs::statfs_magic_path(base.as_cstr()).is_ok_and(|m| NON_POSIX_MAGICS.contains(&m)) {
         return Err(b"the filesystem cannot hold a changes dir (FAT/NTFS/exFAT); use changes=/path/file.img");
     }
     fs::mkdir(place.as_cstr(), 0o755).map_err(|e| if e == Errno::ROFS { &b"read-only filesystem"[..] } else { &b"cannot create the directory"[..] })?;
-    mount::mount(place.as_cstr(), target.as_cstr(), None, MS_BIND, None).map_err(|_| &b"cannot bind-mount the directory"[..])
+    mount::mount(place.as_cstr(), c"changes", None, MS_BIND, None).map_err(|_| &b"cannot bind-mount the directory"[..])
 }
 
 /// vfat/msdos, exfat, ntfs3 and ntfs (fuse is not in an initramfs): no owners, modes or
 /// whiteouts for overlayfs's upper layer.
 const NON_POSIX_MAGICS: [u64; 4] = [0x4d44, 0x2011_BAB0, 0x7366_746e, 0x5346_544e];
 
-/// Mounts overlayfs at memory/union: bundles bottom to top (the last sorted is on top).
-fn mount_union(_bundles: &Bundles, mounted: usize, changes: &[u8]) -> Result<(), Reported> {
-    let union = path(&[LIVE, b"/memory/union"])?;
-    let upper = path(&[changes, b"/changes"])?;
-    let work = path(&[changes, b"/workdir"])?;
-    // Layers by short numbered links (memory/l/N → ../bundles/NAME): 500 layers then fit in
+/// Mounts overlayfs at `union`: bundles bottom to top (the last sorted is on top).
+fn mount_union(mounted: usize) -> Result<(), Reported> {
+    // Layers by the short numbered links (l/N → ../bundles/NAME): 500 layers then fit in
     // mount(2)'s one page of options, which old kernels without `lowerdir+` need.
-    let links = path(&[LIVE, b"/memory/l"])?;
-    fs::chdir(links.as_cstr()).map_err(|e| report(b"chdir", links.as_bytes(), e))?;
-    let mut buf = [0u8; 4096];
-    let mut opts = OptionString::new(&mut buf);
+    fs::chdir(c"l").map_err(|e| report(b"chdir", b"l", e))?;
+    let mut opts = PathBuf::<4096>::from_parts(&[b"lowerdir="]).unwrap_or_default();
     let mut digits = [0u8; 20];
-    let full = || {
-        Line::err().s(b"overlay options exceed one page").emit();
-        Reported
-    };
-    opts.list(b"lowerdir").map_err(|_| full())?;
+    let mut ok = true;
     for k in (0..mounted).rev() {
-        opts.list_item(out::format_u64(k as u64, &mut digits)).map_err(|_| full())?;
+        ok &= opts.push(out::format_u64(k as u64, &mut digits)).is_ok();
+        ok &= opts.push(if k > 0 { b":" } else { b",upperdir=/live/memory/changes/changes,workdir=/live/memory/changes/workdir" }).is_ok();
     }
-    opts.pair_escaped(b"upperdir", upper.as_bytes()).map_err(|_| full())?;
-    opts.pair_escaped(b"workdir", work.as_bytes()).map_err(|_| full())?;
-    let data = CStr::from_bytes_with_nul(opts.as_bytes_with_nul()).map_err(|_| full())?;
-    let result = mount::mount(c"overlay", union.as_cstr(), Some(c"overlay"), 0, Some(data));
-    let _ = fs::chdir(c"/");
+    let result = if ok { mount::mount(c"overlay", c"../union", Some(c"overlay"), 0, Some(opts.as_cstr())) } else { Err(Errno::TOOBIG) };
+    let _ = fs::chdir(c"..");
     result.map_err(|e| {
         let mut line = Line::err();
-        line.s(b"mount overlay on ").s(union.as_bytes()).s(b": ").errno(e);
+        line.s(b"mount overlay on /live/memory/union: ").errno(e);
         if e == Errno::NODEV {
             line.s(b" (overlay module missing from the image?)");
         }
@@ -587,8 +543,7 @@ fn mount_union(_bundles: &Bundles, mounted: usize, changes: &[u8]) -> Result<(),
 fn copy_rootcopy(data: &Path) {
     let Ok(src) = Path::from_parts(&[data.as_bytes(), b"/rootcopy"]) else { return };
     let Ok(src_fd) = fs::open(src.as_cstr(), O_RDONLY | O_DIRECTORY) else { return };
-    let Ok(union) = Path::from_parts(&[LIVE, b"/memory/union"]) else { return };
-    let Ok(dst_fd) = fs::open(union.as_cstr(), O_RDONLY | O_DIRECTORY) else { return };
+    let Ok(dst_fd) = fs::open(c"union", O_RDONLY | O_DIRECTORY) else { return };
     let mut errors = 0u32;
     copy_tree(src_fd.fd(), dst_fd.fd(), 0, &mut errors);
     if errors > 0 {
@@ -661,11 +616,13 @@ fn copy_file(src_dir: Fd, src: &CStr, dst_dir: Fd, dst: &CStr) -> Result<u64, Er
     Ok(done)
 }
 
-/// toram: copies the bundles and rootcopy into RAM when they fit; returns the new source.
-fn copy_to_ram(data: &Path, bundles: &Bundles) -> Result<Path, ()> {
+/// toram: copies the bundles and rootcopy into `toram` when they fit in RAM.
+fn copy_to_ram(data: &Path, bundles: &Bundles) -> Result<(), ()> {
+    let file = |root: &[u8], c: &Candidate| Path::from_parts(&[root, b"/", c.place.subdir(), bundles.name(c)]);
+    let chosen = &bundles.items[..bundles.count.min(MAX_BUNDLES)];
     let mut total = 0u64;
-    for c in &bundles.items[..bundles.count.min(MAX_BUNDLES)] {
-        if let Ok(p) = Path::from_parts(&[data.as_bytes(), b"/", c.place.subdir(), bundles.name(c)]) {
+    for c in chosen {
+        if let Ok(p) = file(data.as_bytes(), c) {
             total += fs::stat(p.as_cstr()).map_or(0, |st| st.st_size as u64);
         }
     }
@@ -674,59 +631,26 @@ fn copy_to_ram(data: &Path, bundles: &Bundles) -> Result<Path, ()> {
         Line::warn().s(b"toram: bundles need ").n(total >> 20).s(b" MiB, only ").n(free >> 20).s(b" MiB free; running from the boot media").emit();
         return Err(());
     }
-    let toram = Path::from_parts(&[LIVE, b"/memory/toram"]).map_err(|_| ())?;
-    for sub in [&b"/modules"[..], b"/optional"] {
-        if let Ok(p) = Path::from_parts(&[toram.as_bytes(), sub]) {
-            let _ = fs::mkdir(p.as_cstr(), 0o755);
-        }
-    }
-    for c in &bundles.items[..bundles.count.min(MAX_BUNDLES)] {
-        let name = bundles.name(c);
-        let (Ok(from), Ok(to)) = (
-            Path::from_parts(&[data.as_bytes(), b"/", c.place.subdir(), name]),
-            Path::from_parts(&[toram.as_bytes(), b"/", c.place.subdir(), name]),
-        ) else {
-            continue;
-        };
-        if let Err(e) = copy_file(Fd::CWD, from.as_cstr(), Fd::CWD, to.as_cstr()) {
-            report(b"toram: copy", name, e);
-            return Err(());
+    let _ = mkdirs(&[c"toram/modules", c"toram/optional", c"toram/rootcopy"]);
+    for c in chosen {
+        if let (Ok(from), Ok(to)) = (file(data.as_bytes(), c), file(b"toram", c)) {
+            if let Err(e) = copy_file(Fd::CWD, from.as_cstr(), Fd::CWD, to.as_cstr()) {
+                report(b"toram: copy", bundles.name(c), e);
+                return Err(());
+            }
         }
     }
     // rootcopy comes along so the media can go.
-    if let (Ok(src), Ok(dst)) = (Path::from_parts(&[data.as_bytes(), b"/rootcopy"]), Path::from_parts(&[toram.as_bytes(), b"/rootcopy"])) {
-        if let Ok(s) = fs::open(src.as_cstr(), O_RDONLY | O_DIRECTORY) {
-            let _ = fs::mkdir(dst.as_cstr(), 0o755);
-            if let Ok(d) = fs::open(dst.as_cstr(), O_RDONLY | O_DIRECTORY) {
-                let mut errors = 0;
-                copy_tree(s.fd(), d.fd(), 0, &mut errors);
-            }
+    if let Ok(src) = Path::from_parts(&[data.as_bytes(), b"/rootcopy"]) {
+        if let (Ok(s), Ok(d)) = (fs::open(src.as_cstr(), O_RDONLY | O_DIRECTORY), fs::open(c"toram/rootcopy", O_RDONLY | O_DIRECTORY)) {
+            copy_tree(s.fd(), d.fd(), 0, &mut 0);
         }
     }
     Line::info().s(b"toram: copied ").n(total.div_ceil(1024)).s(b" KiB of bundles to RAM").emit();
-    Ok(toram)
+    Ok(())
 }
 
-/// After toram: unmounts the ISO and the data device, so the media can be removed.
-fn release_boot_media() {
-    for m in [&b"/memory/iso"[..], b"/memory/data"] {
-        if let Ok(p) = Path::from_parts(&[LIVE, m]) {
-            match mount::umount(p.as_cstr(), 0) {
-                Ok(()) | Err(Errno::INVAL) => {}
-                Err(e) => {
-                    report(b"toram: release", p.as_bytes(), e);
-                }
-            }
-        }
-    }
-}
-
-fn find_init(boot: &Boot, union: &Path) -> Result<PathBuf<256>, Reported> {
-    let root = fs::open(union.as_cstr(), O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", union.as_bytes(), e))?;
-    root::pick_init(root.fd(), boot.cfg.init)
-}
-
-/// LIVE becomes `/` (move + chroot), then `pivot_root` puts the union at `/` and LIVE at
+/// /live becomes `/` (move + chroot), then `pivot_root` puts the union at `/` and /live at
 /// /run/initramfs; the initramfs is emptied through a saved fd; then init is exec'd.
 fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
     let (old_root, old_dev) = switch::open_old_root()?;
@@ -735,16 +659,13 @@ fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
         return Err(Reported);
     }
     out::stage(b"live: switching root");
-    let union = path(&[LIVE, b"/memory/union"])?;
-    for d in [&b"/dev"[..], b"/proc", b"/sys", b"/run"] {
-        let p = path(&[union.as_bytes(), d])?;
-        let _ = fs::mkdir(p.as_cstr(), 0o755);
+    for d in [c"union/dev", c"union/proc", c"union/sys", c"union/run"] {
+        let _ = fs::mkdir(d, 0o755);
     }
     switch::make_private();
-    switch::move_api_mounts(union.as_bytes());
-    let live = path(&[LIVE])?;
-    switch::enter_root(live.as_cstr())?;
-    // Now LIVE is `/`; the union sits at /memory/union and /run inside it.
+    switch::move_api_mounts(b"/live/memory/union");
+    switch::enter_root(c"/live")?;
+    // Now /live is `/`; the union sits at /memory/union and /run inside it.
     let _ = fs::mkdir(c"/memory/union/run/initramfs", 0o755);
     fs::chdir(c"/memory/union").map_err(|e| report(b"chdir", b"/memory/union", e))?;
     mount::pivot_root(c".", c"run/initramfs").map_err(|e| report(b"pivot_root into", b"/memory/union", e))?;
@@ -754,4 +675,3 @@ fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
     switch::reopen_console();
     Ok(root::exec_init(boot, init))
 }
-

@@ -159,6 +159,7 @@ fn persist_changes_dir_on_ext4_shutdown_as_child() {
     log.assert_in_order(&[
         "rdinit: changes persist in /slax/changes",
         "GUEST wrote, shutting down as child",
+        "rdinit: shutdown: signal 15 to 1 processes",
         "rdinit: shutdown: poweroff, back in /run/initramfs",
     ]);
     assert_powered_off(&log);
@@ -185,6 +186,8 @@ fn persist_changes_image_on_fat_shutdown_exec() {
     log.assert_in_order(&[
         "rdinit: changes persist in /slax/changes.img",
         "GUEST wrote, shutting down as exec",
+        // The `sleep` left behind in /root.
+        "rdinit: shutdown: signal 15 to 1 processes",
         "rdinit: shutdown: poweroff, back in /run/initramfs",
     ]);
     assert_powered_off(&log);

@@ -124,9 +124,11 @@ fn finish(verb: (&[u8], RebootCmd)) -> ! {
 /// for stopped ones), up to 1 s to exit, then SIGKILL and up to 0.5 s.
 fn stop_processes() {
     for (sig, wait_ms) in [(process::SIGTERM, 1000), (process::SIGKILL, 500)] {
-        if signal_others(sig) == 0 {
+        let n = signal_others(sig);
+        if n == 0 {
             return;
         }
+        Line::info().s(b"shutdown: signal ").n(sig.into()).s(b" to ").n(n.into()).s(b" processes").emit();
         let _ = signal_others(process::SIGCONT);
         let mut waited = 0;
         while waited < wait_ms && signal_others(0) > 0 {

@@ -18,6 +18,10 @@ pub const PACKAGES: &[&str] = &[
     "cpio",
     "fdisk",
     "gdisk",
+    // The systemd userspace of the shutdown acceptance test.
+    "debootstrap",
+    // strip, nm and size for ./size-report.
+    "binutils",
 ];
 
 /// The packages of [`PACKAGES`] that `dpkg -s` does not report as installed.

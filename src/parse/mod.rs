@@ -8,7 +8,6 @@ mod bytes;
 pub mod cmdline;
 pub mod modules;
 pub mod mountinfo;
-pub mod options;
 pub mod partition;
 pub mod pattern;
 pub mod superblock;

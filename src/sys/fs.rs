@@ -162,15 +162,6 @@ pub fn unlinkat(dir: Fd, path: &CStr, flags: u32) -> Result<(), Errno> {
     ret_unit(r)
 }
 
-/// `renameat(2)`.
-pub fn renameat(old_dir: Fd, old: &CStr, new_dir: Fd, new: &CStr) -> Result<(), Errno> {
-    // SAFETY: both paths are NUL-terminated.
-    let r = unsafe {
-        syscall4(nr::__NR_renameat as usize, old_dir.raw(), old.as_ptr() as usize, new_dir.raw(), new.as_ptr() as usize)
-    };
-    ret_unit(r)
-}
-
 /// `newfstatat(2)`.
 pub fn statat(dir: Fd, path: &CStr, flags: u32) -> Result<Stat, Errno> {
     let mut st = core::mem::MaybeUninit::<Stat>::uninit();
@@ -286,12 +277,6 @@ pub fn is_executable(dir: Fd, path: &CStr) -> Result<(), Errno> {
 pub fn ioctl(fd: Fd, request: u32, arg: usize) -> Result<usize, Errno> {
     // SAFETY: callers in this module family pass `arg` matching `request`'s contract.
     ret(unsafe { syscall3(nr::__NR_ioctl as usize, fd.raw(), request as usize, arg) })
-}
-
-/// `ftruncate(2)`.
-pub fn ftruncate(fd: Fd, len: u64) -> Result<(), Errno> {
-    // SAFETY: no memory is passed.
-    ret_unit(unsafe { syscall2(nr::__NR_ftruncate as usize, fd.raw(), len as usize) })
 }
 
 /// The file type of a directory entry.

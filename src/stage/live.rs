@@ -6,7 +6,7 @@
 //! /live/memory so its paths are short constants (`data`, `bundles/NAME`, `union`). At the
 //! end /live becomes the root (MS_MOVE + chroot: pivot_root refuses the initial rootfs before
 //! Linux 7.0), and then `pivot_root` puts the union at `/` and /live at /run/initramfs.
-use super::{devices::DEFAULT_WAIT_S, root, switch, Boot};
+use super::{devices::DEFAULT_WAIT_S, modules::Modules, root, switch, Boot};
 use crate::out::{self, Line};
 use crate::parse::cmdline::{located_path, DeviceSpec, Located, Wait};
 use crate::parse::pattern::{matches_any, natural_cmp};
@@ -148,13 +148,14 @@ fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
     if to_ram {
         source = PathBuf::from_parts(&[b"toram"]).unwrap_or_default();
     }
-    let mounted = mount_bundles(&source, &bundles);
+    let mounted = mount_bundles(&source, &bundles, &mut boot.devices.modules);
     out::stage(b"live: bundles mounted");
     if mounted == 0 {
         Line::err().s(b"no bundle could be mounted").emit();
         return Err(Reported);
     }
     setup_changes(boot, &source);
+    boot.devices.modules.load_fs(b"overlay");
     mount_union(mounted)?;
     out::stage(b"live: union mounted");
     copy_rootcopy(&source);
@@ -295,6 +296,14 @@ fn mount_type(fstype: FsType) -> PathBuf<16> {
     PathBuf::from_parts(&[fstype.mount_type().unwrap_or(b"none")]).unwrap_or_default()
 }
 
+/// Loads the drivers of `fstype` (the image's, in this process: no modprobe helper) and
+/// gives its mount(2) type name.
+fn fs_driver(boot: &mut Boot, fstype: FsType) -> PathBuf<16> {
+    let name = mount_type(fstype);
+    boot.devices.modules.load_fs(name.as_bytes());
+    name
+}
+
 /// Mounts device `i` read-only at `data` and looks for the data dir (or the ISO file) on it.
 fn try_device(boot: &mut Boot, i: usize, sub: Option<&[u8]>, dir_name: &[u8]) -> Result<Path, Verdict> {
     let dev = &boot.devices.list[i];
@@ -302,13 +311,15 @@ fn try_device(boot: &mut Boot, i: usize, sub: Option<&[u8]>, dir_name: &[u8]) ->
     if matches!(sb.fstype, FsType::Squashfs | FsType::Erofs) {
         return Err(Verdict::NoFilesystem);
     }
+    let (dev_path, fstype) = (dev.path(), sb.fstype);
+    let fstype = fs_driver(boot, fstype);
     // Read-only while searching: a device that is not ours is never written.
-    mount::mount(dev.path().as_cstr(), c"data", Some(mount_type(sb.fstype).as_cstr()), MS_RDONLY | MS_SILENT, None).map_err(Verdict::MountFailed)?;
+    mount::mount(dev_path.as_cstr(), c"data", Some(fstype.as_cstr()), MS_RDONLY | MS_SILENT, None).map_err(Verdict::MountFailed)?;
     let found = match sub.map(|s| s.strip_prefix(b"/").unwrap_or(s)) {
         Some(s) => {
             let candidate = Path::from_parts(&[b"data/", s]).map_err(|_| Verdict::NoDataDir)?;
             match fs::stat(candidate.as_cstr()) {
-                Ok(st) if fs::file_type(&st) == FileType::File => mount_iso(candidate.as_cstr(), dir_name),
+                Ok(st) if fs::file_type(&st) == FileType::File => mount_iso(candidate.as_cstr(), dir_name, &mut boot.devices.modules),
                 _ => data_dir(&[b"data/", s]),
             }
         }
@@ -333,7 +344,7 @@ fn data_dir(parts: &[&[u8]]) -> Result<Path, Verdict> {
 }
 
 /// Loop-mounts an ISO file at `iso` and returns the data dir inside it.
-fn mount_iso(file: &CStr, dir_name: &[u8]) -> Result<Path, Verdict> {
+fn mount_iso(file: &CStr, dir_name: &[u8], modules: &mut Modules) -> Result<Path, Verdict> {
     let fd = fs::open(file, O_RDONLY).map_err(Verdict::MountFailed)?;
     let mut head = [0u8; 36864];
     let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
@@ -341,7 +352,9 @@ fn mount_iso(file: &CStr, dir_name: &[u8]) -> Result<Path, Verdict> {
         Line::warn().c(file).s(b": not a filesystem image").emit();
         return Err(Verdict::NoDataDir);
     };
-    mount_loop(fd.fd(), c"iso", mount_type(sb.fstype).as_cstr(), true).map_err(Verdict::MountFailed)?;
+    let fstype = mount_type(sb.fstype);
+    modules.load_fs(fstype.as_bytes());
+    mount_loop(fd.fd(), c"iso", fstype.as_cstr(), true).map_err(Verdict::MountFailed)?;
     let found = data_dir(&[b"iso/", dir_name]);
     if found.is_err() {
         let _ = mount::umount(c"iso", MNT_DETACH);
@@ -393,7 +406,7 @@ fn mount_loop(backing: Fd, target: &CStr, fstype: &CStr, read_only: bool) -> Res
 
 /// Mounts each bundle at bundles/NAME with a numbered link l/N to it; returns how many are
 /// mounted (failures are skipped and named; past overlayfs's limit, refused and named).
-fn mount_bundles(source: &Path, bundles: &Bundles) -> usize {
+fn mount_bundles(source: &Path, bundles: &Bundles, modules: &mut Modules) -> usize {
     let mut mounted = 0;
     for c in &bundles.items[..bundles.count] {
         let name = bundles.name(c);
@@ -401,7 +414,7 @@ fn mount_bundles(source: &Path, bundles: &Bundles) -> usize {
             Line::err().s(b"bundle ").s(name).s(b" refused: overlayfs takes at most ").n(MAX_BUNDLES as u64).s(b" layers").emit();
             continue;
         }
-        if mount_bundle(source, c.place, name).is_ok() {
+        if mount_bundle(source, c.place, name, modules).is_ok() {
             let mut digits = [0u8; 20];
             let link = Path::from_parts(&[b"l/", out::format_u64(mounted as u64, &mut digits)]);
             let target = Path::from_parts(&[b"../bundles/", name]);
@@ -417,7 +430,7 @@ fn mount_bundles(source: &Path, bundles: &Bundles) -> usize {
     mounted
 }
 
-fn mount_bundle(source: &Path, place: Place, name: &[u8]) -> Result<(), ()> {
+fn mount_bundle(source: &Path, place: Place, name: &[u8], modules: &mut Modules) -> Result<(), ()> {
     let skip = |why: &[u8], e: Option<Errno>| {
         let mut line = Line::err();
         line.s(b"skipping bundle ").s(name).s(b": ").s(why);
@@ -439,7 +452,9 @@ fn mount_bundle(source: &Path, place: Place, name: &[u8]) -> Result<(), ()> {
         return Err(());
     };
     fs::mkdir(target.as_cstr(), 0o755).map_err(|e| skip(b"mkdir: ", Some(e)))?;
-    mount_loop(fd.fd(), target.as_cstr(), mount_type(kind).as_cstr(), true).map_err(|e| {
+    let fstype = mount_type(kind);
+    modules.load_fs(fstype.as_bytes());
+    mount_loop(fd.fd(), target.as_cstr(), fstype.as_cstr(), true).map_err(|e| {
         skip(b"mount: ", Some(e));
         let _ = fs::unlinkat(Fd::CWD, target.as_cstr(), fs::AT_REMOVEDIR);
     })
@@ -485,9 +500,10 @@ fn persistent_changes(boot: &mut Boot, data: &Path, spec: &[u8]) -> Result<(), &
             let i = boot.devices.wait_for(&dev_spec, Wait::Seconds(DEFAULT_WAIT_S)).ok_or(&b"device not found"[..])?;
             boot.devices.probe(i);
             let dev = &boot.devices.list[i];
-            let sb = dev.sb.as_ref().ok_or(&b"no known filesystem on the device"[..])?;
+            let (dev_path, sb) = (dev.path(), dev.sb.ok_or(&b"no known filesystem on the device"[..])?);
+            let fstype = fs_driver(boot, sb.fstype);
             let _ = fs::mkdir(c"persist", 0o755);
-            mount::mount(dev.path().as_cstr(), c"persist", Some(mount_type(sb.fstype).as_cstr()), MS_SILENT, None).map_err(|_| &b"cannot mount the device read-write"[..])?;
+            mount::mount(dev_path.as_cstr(), c"persist", Some(fstype.as_cstr()), MS_SILENT, None).map_err(|_| &b"cannot mount the device read-write"[..])?;
             b"persist"
         }
     };
@@ -499,7 +515,8 @@ fn persistent_changes(boot: &mut Boot, data: &Path, spec: &[u8]) -> Result<(), &
         let mut head = [0u8; 2048];
         let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
         let sb = superblock::probe(&head[..n]).ok_or(&b"the image holds no known filesystem"[..])?;
-        return mount_loop(fd.fd(), c"changes", mount_type(sb.fstype).as_cstr(), false).map_err(|_| &b"cannot mount the image"[..]);
+        let fstype = fs_driver(boot, sb.fstype);
+        return mount_loop(fd.fd(), c"changes", fstype.as_cstr(), false).map_err(|_| &b"cannot mount the image"[..]);
     }
     // A directory: it must live on a filesystem that can hold overlayfs's upper layer.
     let base = Path::from_parts(&[base]).map_err(|_| &b"path too long"[..])?;

@@ -7,6 +7,7 @@ use crate::sys::fs::{self, O_PATH};
 use crate::sys::mount::{self, MS_RDONLY, MS_SILENT};
 use crate::sys::start::Argv;
 use crate::sys::{process, Errno, PathBuf};
+use super::modules::Modules;
 use crate::Reported;
 use core::ffi::CStr;
 
@@ -49,7 +50,7 @@ pub fn run(boot: &mut Boot) -> Reported {
     let dev_path = dev.path();
     let dev_name = dev.name;
     let detected = dev.sb.as_ref().map(|sb| sb.fstype);
-    if let Err(r) = mount_root(dev_path.as_cstr(), detected, &boot.cfg) {
+    if let Err(r) = mount_root(dev_path.as_cstr(), detected, &boot.cfg, &mut boot.devices.modules) {
         return r;
     }
     let mut line = Line::info();
@@ -71,7 +72,7 @@ pub fn run(boot: &mut Boot) -> Reported {
 }
 
 /// Mounts `dev` on NEW_ROOT with the first type that works.
-fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline::BootConfig) -> Result<(), Reported> {
+fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline::BootConfig, modules: &mut Modules) -> Result<(), Reported> {
     let flags = MS_SILENT | if cfg.read_only { MS_RDONLY } else { 0 };
     let data = match cfg.rootflags {
         Some(f) => Some(PathBuf::<512>::from_parts(&[f]).map_err(|e| crate::report(b"rootflags", f, e))?),
@@ -84,6 +85,7 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
     let mut last = Errno::NODEV;
     let mut try_type = |t: &[u8]| -> bool {
         let Ok(name) = PathBuf::<32>::from_parts(&[t]) else { return false };
+        modules.load_fs(t);
         match mount::mount(dev, NEW_ROOT, Some(name.as_cstr()), flags, data) {
             Ok(()) => true,
             Err(e) => {

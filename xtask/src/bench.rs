@@ -209,6 +209,7 @@ struct Sizes {
 /// Entry point of `cargo xtask bench`.
 pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     let started = Instant::now();
+    let load_before = loadavg();
     crate::setup()?;
     let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
     let mut counts: Vec<usize> = if !args.bundles.is_empty() {
@@ -409,6 +410,8 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         elapsed,
         debian_img: &debian_img,
         live_modules: live_set.len(),
+        source: source_version(),
+        load: format!("{load_before} at the start, {} at the end", loadavg()),
     };
     fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let md = report.markdown();
@@ -611,11 +614,16 @@ fn root_tree(real_init: &[u8], name: &str, mark: &str) -> RootTree {
 }
 
 /// Bundle files 0001..count: the base (busybox, the real init, /etc/bench/b-0001) and
-/// small ones each adding /etc/bench/b-NNNN. squashfs, zstd, 4 KiB blocks.
+/// small ones each adding /etc/bench/b-NNNN. squashfs, zstd; the small ones in 4 KiB
+/// blocks (each mounted squashfs pins a few blocks of RAM: 500 of them must fit 512 MiB),
+/// the base in 128 KiB blocks as real bundles are: the real init's busybox is paged in from
+/// it, and 4 KiB blocks made that start ~30 ms slower and more sensitive to host load
+/// (every block one virtio read, and I/O waits follow host time under `sleep=on`).
 fn build_bundles(count: usize, real_init: &[u8]) -> Result<Vec<(String, PathBuf)>> {
     const OPTS: &[&str] = &["-comp", "zstd", "-b", "4096", "-quiet"];
+    const BASE_OPTS: &[&str] = &["-comp", "zstd", "-b", "131072", "-quiet"];
     let base = root_tree(real_init, "bench-bundle-0001", "b-0001").build();
-    let mut out = vec![("0001-base.sb".to_owned(), squashfs_with(&base, OPTS))];
+    let mut out = vec![("0001-base.sb".to_owned(), squashfs_with(&base, BASE_OPTS))];
     let rest: Vec<usize> = (2..=count).collect();
     // mksquashfs is quick on these; two at a time keeps both cores busy.
     let built: Vec<Result<(String, PathBuf)>> = std::thread::scope(|sc| {
@@ -657,6 +665,19 @@ fn media_disk(bench_dir: &Path, bundles: &[(String, PathBuf)]) -> Result<PathBuf
     let total: u64 = bundles.iter().filter_map(|(_, f)| fs::metadata(f).ok()).map(|m| m.len()).sum();
     let mib = (total >> 20) * 2 + 32;
     Ok(ext4_image(&tree, mib, "benchmedia", "7e2a9c41-3b5d-4f6a-8c1e-2d4f6a8b0c13"))
+}
+
+/// The 1-minute load average of the host.
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg").ok().and_then(|s| s.split_whitespace().next().map(str::to_owned)).unwrap_or_else(|| "?".into())
+}
+
+/// `git describe --always --dirty` of the workspace, or "unknown".
+fn source_version() -> String {
+    cmd("git")
+        .and_then(|mut c| run_cmd(c.current_dir(workspace()).args(["describe", "--always", "--dirty"])))
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// The size of `bin` once stripped.
@@ -782,6 +803,10 @@ fn measure(log: &BootLog, spec: &Spec, run: usize) -> Result<Sample, String> {
             } else {
                 s.stages.push((text.to_owned(), ms / 1000.0));
             }
+        } else if l.contains("rdinit: exec ") {
+            if let Some(t) = stamp_of_line(l) {
+                s.stages.push(("exec of the real init (printk)".to_owned(), t - t_init));
+            }
         } else if let Some(i) = l.find("] peer: ") {
             let text = l[i + "] peer: ".len()..].trim();
             if let Some(t) = stamp_of_line(l) {
@@ -789,6 +814,7 @@ fn measure(log: &BootLog, spec: &Spec, run: usize) -> Result<Sample, String> {
             }
         }
     }
+    s.stages.push(("real init's marker".to_owned(), s.init_to_real));
     if let Some(w) = value("BENCH warn=") {
         s.warnings.push(w);
     }
@@ -854,6 +880,10 @@ struct Report<'a> {
     debian_img: &'a Path,
     /// How many modules the live images carry.
     live_modules: usize,
+    /// `git describe` of the sources rdinit was built from.
+    source: String,
+    /// Host load averages, for the reader to judge the noise.
+    load: String,
 }
 
 impl Report<'_> {
@@ -960,11 +990,14 @@ impl Report<'_> {
              **/init → real init** from the kernel's \"{RUN_INIT}\" line to the `{MARKER}` line the real \
              init writes to /dev/kmsg first, **kernel → real init** the marker's own timestamp. \
              **Above floor** subtracts the median of the floor row at the same bundle count: an /init \
-             that only loads the same modules. rdinit boots with `{RDINIT_PARAMS}`. See bench/README.md.\n",
+             that only loads the same modules. rdinit boots with `{RDINIT_PARAMS}`. See bench/README.md.\n\n\
+             rdinit built from `{}`; host load average (1 min) {}.\n",
             self.runs,
             self.elapsed.as_secs_f64() / 60.0,
             k.release,
-            k.vmlinuz.display()
+            k.vmlinuz.display(),
+            self.source,
+            self.load
         );
 
         let _ = writeln!(m, "## Live boot: /init → real init against bundle count\n");
@@ -1177,7 +1210,8 @@ impl Report<'_> {
 
     fn plot(&self, path: &Path) -> Result<()> {
         use plotters::prelude::*;
-        let series: Vec<(Who, RGBColor, Vec<(f64, f64)>)> = [
+        type Series = (Who, RGBColor, Vec<(f64, f64)>);
+        let series: Vec<Series> = [
             (Who::Rdinit, RGBColor(0x1f, 0x77, 0xb4)),
             (Who::Peer, RGBColor(0xd6, 0x27, 0x28)),
             (Who::Floor, RGBColor(0x7f, 0x7f, 0x7f)),

@@ -676,6 +676,7 @@ fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
         return Err(Reported);
     }
     out::stage(b"live: switching root");
+    root::report_peak_memory();
     for d in [c"union/dev", c"union/proc", c"union/sys", c"union/run"] {
         let _ = fs::mkdir(d, 0o755);
     }

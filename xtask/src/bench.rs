@@ -1029,7 +1029,7 @@ impl Report<'_> {
         let _ = writeln!(m, "\n## Every row\n");
         let _ = writeln!(
             m,
-            "| contestant | bundles | boots ok | /init → real init | min–max | above floor | kernel → real init | modules loaded | peak memory (VmHWM) | syscalls |"
+            "| contestant | bundles | boots ok | /init → real init | min–max | above floor | kernel → real init | modules loaded | peak memory (Rss at the switch) | syscalls |"
         );
         let _ = writeln!(m, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for row in self.rows() {

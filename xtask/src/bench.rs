@@ -108,6 +108,10 @@ pub enum Skip {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Who {
     Rdinit,
+    /// rdinit live with an image carrying 100+ more drivers (loaded only if a device wants them).
+    RdinitGeneric,
+    /// The same generic image with `modules=all`: every module loaded.
+    RdinitGenericAll,
     Peer,
     Floor,
     RdinitRoot,
@@ -120,6 +124,8 @@ impl Who {
     fn label(self) -> &'static str {
         match self {
             Who::Rdinit => "rdinit live",
+            Who::RdinitGeneric => "rdinit live, generic image",
+            Who::RdinitGenericAll => "rdinit live, generic image, modules=all",
             Who::Peer => "peer (busybox sh) live",
             Who::Floor => "floor (live modules)",
             Who::RdinitRoot => "rdinit root=",
@@ -131,6 +137,8 @@ impl Who {
     fn slug(self) -> &'static str {
         match self {
             Who::Rdinit => "rdinit",
+            Who::RdinitGeneric => "rdinit-generic",
+            Who::RdinitGenericAll => "rdinit-generic-all",
             Who::Peer => "peer",
             Who::Floor => "floor",
             Who::RdinitRoot => "rdinit-root",
@@ -140,7 +148,7 @@ impl Who {
         }
     }
     fn is_live(self) -> bool {
-        matches!(self, Who::Rdinit | Who::Peer | Who::Floor)
+        matches!(self, Who::Rdinit | Who::RdinitGeneric | Who::RdinitGenericAll | Who::Peer | Who::Floor)
     }
     fn is_floor(self) -> bool {
         matches!(self, Who::Floor | Who::FloorRdinitRoot | Who::FloorDebian)
@@ -148,7 +156,7 @@ impl Who {
     /// The floor this contestant is measured against.
     fn floor(self) -> Option<Who> {
         match self {
-            Who::Rdinit | Who::Peer => Some(Who::Floor),
+            Who::Rdinit | Who::RdinitGeneric | Who::RdinitGenericAll | Who::Peer => Some(Who::Floor),
             Who::RdinitRoot => Some(Who::FloorRdinitRoot),
             Who::Debian => Some(Who::FloorDebian),
             _ => None,
@@ -156,7 +164,7 @@ impl Who {
     }
     fn skipped(self, skip: &[Skip]) -> bool {
         skip.iter().any(|s| match s {
-            Skip::Rdinit => matches!(self, Who::Rdinit | Who::RdinitRoot),
+            Skip::Rdinit => matches!(self, Who::Rdinit | Who::RdinitGeneric | Who::RdinitGenericAll | Who::RdinitRoot),
             Skip::Peer => self == Who::Peer,
             Skip::Floor => self.is_floor(),
             Skip::Debian => self == Who::Debian,
@@ -291,9 +299,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
 
     // The boots of one round, in order.
     let mut order: Vec<Row> = Vec::new();
+    let generic_count = if counts.contains(&10) { 10 } else { counts[0] };
     for &n in &counts {
         for who in [Who::Rdinit, Who::Peer, Who::Floor] {
             order.push((who, n));
+        }
+        if n == generic_count {
+            order.extend([(Who::RdinitGeneric, n), (Who::RdinitGenericAll, n)]);
         }
     }
     order.extend([(Who::RdinitRoot, 0), (Who::FloorRdinitRoot, 0), (Who::Debian, 0), (Who::FloorDebian, 0)]);
@@ -308,6 +320,33 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     };
     let root_disk = ext4_image(&root_tree(&real_init, "bench-root", "b-root").build(), 32, "benchroot", "5b1e0c3a-6d2f-4e8b-9a71-0c3d5e7f9b21");
 
+    // A generic image: the live set plus every Ethernet, ATA and USB host/storage driver of
+    // the kernel (100+ modules), as a distribution would ship. On-demand loading should boot
+    // it as fast as the minimal image; `modules=all` shows what loading everything costs.
+    let generic_extra: Vec<&String> = index
+        .names
+        .iter()
+        .filter(|n| {
+            index.path.get(*n).is_some_and(|p| {
+                ["kernel/drivers/net/ethernet/", "kernel/drivers/ata/", "kernel/drivers/usb/host/", "kernel/drivers/usb/storage/"]
+                    .iter()
+                    .any(|d| p.starts_with(d))
+            })
+        })
+        .collect();
+    let generic = generic_extra.iter().fold(live_pack("bench-rdinit-generic").compress("zstd"), |p, m| p.module(m.as_str()));
+    let generic_img = generic.build();
+    let generic_modules = live_set.len() + generic_extra.len();
+    for who in [Who::RdinitGeneric, Who::RdinitGenericAll] {
+        sizes.insert(
+            who,
+            Sizes {
+                init: format!("{} (rdinit, stripped), {generic_modules}+ modules", bytes(rdinit_bin)),
+                compressed: file_len(&generic_img),
+                unpacked: None,
+            },
+        );
+    }
     let rdinit_root = Pack::new("bench-rdinit-root").preset("storage").module("ext4").compress("zstd");
     let rdinit_root_img = rdinit_root.build();
     sizes.insert(
@@ -342,6 +381,13 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         for &(who, n) in &order {
             let spec = match who {
                 Who::Rdinit => Spec { initrd: rdinit_live_img.clone(), disk: media[&n].clone(), append: RDINIT_PARAMS.into(), expect_bundles: Some(n) },
+                Who::RdinitGeneric => Spec { initrd: generic_img.clone(), disk: media[&n].clone(), append: RDINIT_PARAMS.into(), expect_bundles: Some(n) },
+                Who::RdinitGenericAll => Spec {
+                    initrd: generic_img.clone(),
+                    disk: media[&n].clone(),
+                    append: format!("{RDINIT_PARAMS} modules=all"),
+                    expect_bundles: Some(n),
+                },
                 Who::Peer => Spec { initrd: peer_img.clone(), disk: media[&n].clone(), append: String::new(), expect_bundles: Some(n) },
                 Who::Floor => Spec { initrd: floor_img.clone(), disk: media[&n].clone(), append: String::new(), expect_bundles: None },
                 Who::RdinitRoot => Spec {
@@ -945,6 +991,15 @@ impl Report<'_> {
                     who.label(),
                     slope * 1e3,
                     icpt
+                ));
+            }
+        }
+        if let Some(&(_, n)) = self.samples.keys().find(|(w, _)| *w == Who::RdinitGeneric) {
+            if let (Some(min), Some(gen)) = (self.init((Who::Rdinit, n)), self.init((Who::RdinitGeneric, n))) {
+                let all = self.init((Who::RdinitGenericAll, n)).map_or("n/a".into(), |a| format!("{a:.3} s"));
+                out.push(format!(
+                    "Generic image (100+ more drivers), {n} bundles: rdinit {gen:.3} s against {min:.3} s with the minimal image ({:+.0} ms); loading everything (modules=all) {all}",
+                    (gen - min) * 1e3
                 ));
             }
         }

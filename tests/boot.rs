@@ -195,6 +195,29 @@ fn init_param_naming_a_missing_file_gives_rescue_shell() {
         .assert_not_contains("PROBE pid");
 }
 
+#[test]
+fn odd_command_line_is_named_and_the_boot_goes_on_quietly() {
+    // Bad numbers are named and ignored; `rd.debug` is not `debug`; `quiet` keeps the info
+    // lines off the console (warnings stay); quoted values are one parameter.
+    let log = boot(
+        "odd_cmdline",
+        fixtures::initrd(),
+        fixtures::root_ext4(),
+        "root=/dev/vda quiet panic=abc rootdelay=-2 rd.debug \"rootflags=\"",
+    );
+    log.assert_contains("rdinit: ignoring panic=abc: not a number")
+        .assert_contains("rdinit: ignoring rootdelay=-2: not a number")
+        .assert_not_contains("rdinit: exec /sbin/init")
+        .assert_not_contains(" ms] ");
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+}
+
+#[test]
+fn root_that_names_no_device_gives_rescue_shell() {
+    let log = boot_rescue("root_not_a_device", fixtures::root_ext4(), "root=vda");
+    log.assert_no_panic().assert_in_order(&["rdinit: root=vda: not a device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL= or MAJ:MIN)", RESCUE, "RESCUE-42"]);
+}
+
 // ---------------------------------------------------------------------------------------
 // Harness self-tests (no rdinit)
 

@@ -232,6 +232,18 @@ fn from_label_with_dir_picks_the_named_device() {
     assert_markers(&log, &["01-core", "10-top", "2-erofs", "20-mod"]);
 }
 
+/// `from=/dev/NAME/DIR` and `from=UUID=X` name the device: the other disk, which also has
+/// bundles, is never used.
+#[test]
+fn from_dev_path_and_from_uuid_pick_the_named_device() {
+    for (name, param) in [("from_dev", "from=/dev/vdb/slax"), ("from_uuid", "from=UUID=5a1a0001-0000-4000-8000-000000000001")] {
+        let log = machine(name, param).disk(lf::odd_names_ext4()).disk(lf::standard_ext4()).run();
+        assert_live(&log);
+        log.assert_contains("rdinit: data slax on vdb").assert_not_contains("on vda");
+        assert_markers(&log, &["01-core", "10-top", "2-erofs", "20-mod"]);
+    }
+}
+
 /// `live=NAME` names the data dir.
 #[test]
 fn live_param_names_the_data_dir() {

@@ -218,6 +218,15 @@ fn root_that_names_no_device_gives_rescue_shell() {
     log.assert_no_panic().assert_in_order(&["rdinit: root=vda: not a device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL= or MAJ:MIN)", RESCUE, "RESCUE-42"]);
 }
 
+#[test]
+fn overlong_init_path_is_named_and_gives_rescue_shell() {
+    let long = format!("/{}", "x".repeat(300));
+    let log = boot_rescue("init_overlong", fixtures::root_ext4(), &format!("root=/dev/vda init={long}"));
+    log.assert_no_panic()
+        .assert_in_order(&["rdinit: root /dev/vda is vda (ext4)", "ENAMETOOLONG", RESCUE, "RESCUE-42"])
+        .assert_not_contains("PROBE pid");
+}
+
 // ---------------------------------------------------------------------------------------
 // Harness self-tests (no rdinit)
 

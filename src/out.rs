@@ -98,7 +98,7 @@ impl Line {
         let n = bytes.len().min(room);
         self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
         self.len += n;
-        if n < bytes.len() && self.len + 3 <= LINE_MAX - 1 {
+        if n < bytes.len() && self.len + 3 < LINE_MAX {
             self.buf[self.len..self.len + 3].copy_from_slice(b"...");
             self.len += 3;
         }

@@ -40,17 +40,22 @@ pub fn boot(args: StartArgs) -> ! {
     if cfg.modules == Some(b"all") {
         boot.devices.modules.load_all();
     } else {
-        // Filesystem, crypto and nls drivers come through the kernel's own request_module,
-        // which runs /sbin/modprobe: that is this binary (role `modprobe`).
+        // Filesystem drivers are loaded before each mount; what else the kernel asks for
+        // (crypto, nls) comes through its request_module, which runs /sbin/modprobe: that
+        // is this binary (role `modprobe`).
         let _ = crate::sys::fs::mkdir(c"/sbin", 0o755);
         let _ = crate::sys::fs::symlinkat(c"/init", crate::sys::fs::Fd::CWD, c"/sbin/modprobe");
         boot.devices.coldplug();
     }
     out::stage(b"drivers loaded");
     loop {
-        let result = if live_mode(&boot.cfg) { run_live(&mut boot) } else { root::run(&mut boot) };
-        // Only failures come back; the rescue shell returns when the user exits it.
-        let _ = result;
+        // Only failures come back (already reported); the rescue shell returns when the
+        // user exits it, and the boot is tried again.
+        if live_mode(&boot.cfg) {
+            run_live(&mut boot);
+        } else {
+            root::run(&mut boot);
+        }
         rescue::run(Some(&boot));
         Line::info().s(b"trying the boot again").emit();
     }

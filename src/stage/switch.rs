@@ -56,12 +56,12 @@ pub fn delete_tree(dir: Fd, dev: u64, depth: u32) {
         let name = entry.cname();
         let mut is_dir = entry.kind == FileType::Dir;
         if entry.kind == FileType::Unknown {
-            is_dir = fs::statat(dir, name, fs::AT_SYMLINK_NOFOLLOW).map_or(false, |st| fs::file_type(&st) == FileType::Dir);
+            is_dir = fs::statat(dir, name, fs::AT_SYMLINK_NOFOLLOW).is_ok_and(|st| fs::file_type(&st) == FileType::Dir);
         }
         if is_dir {
             // A mount point inside (another device) is left alone.
             let Ok(sub) = fs::openat(dir, name, O_RDONLY | O_DIRECTORY | fs::O_NOFOLLOW, 0) else { continue };
-            let same_dev = fs::fstat(sub.fd()).map_or(false, |st| st.st_dev == dev);
+            let same_dev = fs::fstat(sub.fd()).is_ok_and(|st| st.st_dev == dev);
             if !same_dev || depth > 64 {
                 continue;
             }

@@ -25,7 +25,10 @@ pub fn exit(code: i32) -> ! {
     unsafe {
         syscall1(nr::__NR_exit_group as usize, code as usize);
     }
-    loop {}
+    // exit_group does not return; this only satisfies the type.
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// `fork` through `clone(SIGCHLD)`: `Ok(0)` in the child, the child's pid in the parent.
@@ -103,7 +106,7 @@ pub fn memory() -> Result<(u64, u64), Errno> {
     // SAFETY: zero-initialised and filled by the successful call.
     let info = unsafe { info.assume_init() };
     let unit = info.mem_unit.max(1) as u64;
-    Ok(((info.freeram as u64 + info.bufferram as u64) * unit, info.totalram as u64 * unit))
+    Ok(((info.freeram + info.bufferram) * unit, info.totalram * unit))
 }
 
 /// What `reboot(2)` should do.

@@ -220,6 +220,17 @@ fn perch_keeps_changes_in_the_data_dir() {
     assert_markers(&log, &["01-core", "10-top"]);
 }
 
+/// `changes=LABEL=X/DIR`: the changes live in a directory of another device, mounted
+/// read-write, while the data device stays read-only.
+#[test]
+fn changes_on_another_device_by_label() {
+    let log = machine("changes_label", "changes=LABEL=changes/mine").disk(lf::standard_ext4()).disk(lf::changes_image()).run();
+    assert_live(&log);
+    log.assert_contains("rdinit: changes persist in LABEL=changes/mine")
+        .assert_contains("PROBE mount /dev/vdb /run/initramfs/memory/changes ext4");
+    assert_markers(&log, &["01-core", "10-top", "2-erofs", "20-mod"]);
+}
+
 /// `from=LABEL=X/DIR` picks that device and dir even when another disk has a `slax/` too.
 #[test]
 fn from_label_with_dir_picks_the_named_device() {

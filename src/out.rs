@@ -162,20 +162,6 @@ pub fn format_u64(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
-/// Formats `value` as lowercase hex into `buf`.
-pub fn format_hex(mut value: u64, buf: &mut [u8; 16]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b"0123456789abcdef"[(value & 15) as usize];
-        value >>= 4;
-        if value == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
-
 /// A debug-level stage marker: `rdinit: [12 ms] <stage>`.
 pub fn stage(name: &[u8]) {
     if debug_enabled() {

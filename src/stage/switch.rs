@@ -99,8 +99,7 @@ pub fn open_old_root() -> Result<(OwnedFd, u64), Reported> {
 /// Is `path` a mount point distinct from its parent directory?
 pub fn is_mount_point(path: &CStr) -> Result<bool, Errno> {
     let st = fs::stat(path)?;
-    let mut parent = PathBuf::<256>::from_parts(&[path.to_bytes(), b"/.."])?;
+    let parent = PathBuf::<256>::from_parts(&[path.to_bytes(), b"/.."])?;
     let up = fs::stat(parent.as_cstr())?;
-    parent.truncate(0);
     Ok(st.st_dev != up.st_dev || st.st_ino == up.st_ino)
 }

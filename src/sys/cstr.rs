@@ -28,14 +28,6 @@ impl<const N: usize> PathBuf<N> {
         Ok(self)
     }
 
-    /// Appends `/name` unless the path already ends with `/`.
-    pub fn join(&mut self, name: &[u8]) -> Result<&mut Self, super::Errno> {
-        if self.len == 0 || self.buf[self.len - 1] != b'/' {
-            self.push(b"/")?;
-        }
-        self.push(name)
-    }
-
     pub fn truncate(&mut self, len: usize) {
         if len < self.len {
             self.len = len;
@@ -90,9 +82,4 @@ fn append(buf: &mut [u8], len: usize, bytes: &[u8]) -> Result<usize, super::Errn
     body.copy_from_slice(bytes);
     *last = 0;
     Ok(end)
-}
-
-/// The bytes of a C string up to its NUL.
-pub fn bytes(s: &CStr) -> &[u8] {
-    s.to_bytes()
 }

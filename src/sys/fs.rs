@@ -10,9 +10,7 @@ pub const O_RDONLY: u32 = g::O_RDONLY;
 pub const O_WRONLY: u32 = g::O_WRONLY;
 pub const O_RDWR: u32 = g::O_RDWR;
 pub const O_CREAT: u32 = g::O_CREAT;
-pub const O_EXCL: u32 = g::O_EXCL;
 pub const O_TRUNC: u32 = g::O_TRUNC;
-pub const O_APPEND: u32 = g::O_APPEND;
 pub const O_DIRECTORY: u32 = g::O_DIRECTORY;
 pub const O_NOFOLLOW: u32 = g::O_NOFOLLOW;
 pub const O_PATH: u32 = g::O_PATH;
@@ -204,11 +202,6 @@ pub fn chdir(path: &CStr) -> Result<(), Errno> {
     ret_unit(unsafe { syscall1(nr::__NR_chdir as usize, path.as_ptr() as usize) })
 }
 
-pub fn fchdir(fd: Fd) -> Result<(), Errno> {
-    // SAFETY: no memory is passed.
-    ret_unit(unsafe { syscall1(nr::__NR_fchdir as usize, fd.raw()) })
-}
-
 pub fn chroot(path: &CStr) -> Result<(), Errno> {
     // SAFETY: `path` is NUL-terminated.
     ret_unit(unsafe { syscall1(nr::__NR_chroot as usize, path.as_ptr() as usize) })
@@ -246,11 +239,6 @@ pub fn lutimensat(dir: Fd, path: &CStr, atime: (i64, i64), mtime: (i64, i64)) ->
 pub fn sendfile(to: Fd, from: Fd, count: usize) -> Result<usize, Errno> {
     // SAFETY: a null offset pointer means "use and advance the file offset".
     ret(unsafe { syscall4(nr::__NR_sendfile as usize, to.raw(), from.raw(), 0, count) })
-}
-
-pub fn fsync(fd: Fd) -> Result<(), Errno> {
-    // SAFETY: no memory is passed.
-    ret_unit(unsafe { syscall1(nr::__NR_fsync as usize, fd.raw()) })
 }
 
 /// `sync(2)`: cannot fail.

@@ -13,7 +13,6 @@ pub const MS_MOVE: u32 = g::MS_MOVE;
 pub const MS_REC: u32 = g::MS_REC;
 pub const MS_PRIVATE: u32 = g::MS_PRIVATE;
 pub const MS_SILENT: u32 = g::MS_SILENT;
-pub const MNT_FORCE: u32 = g::MNT_FORCE;
 pub const MNT_DETACH: u32 = g::MNT_DETACH;
 
 /// `mount(2)`. `data` is the filesystem's option string (NUL-terminated) or none.

@@ -92,7 +92,6 @@ struct DepLine {
 #[derive(Clone, Debug)]
 struct AliasLine {
     raw: String,
-    pattern: String,
     module: String,
 }
 
@@ -231,11 +230,10 @@ impl Kernel {
                                 k.alias_glob.push((p, idx));
                             }
                         } else {
-                            k.alias_exact.entry(pattern.clone()).or_default().push(idx);
+                            k.alias_exact.entry(pattern).or_default().push(idx);
                         }
                         lines.push(AliasLine {
                             raw: line.to_string(),
-                            pattern,
                             module: normalize(module),
                         });
                     }
@@ -454,37 +452,27 @@ impl Kernel {
     /// modules.alias with only the selected modules' lines (comments kept), if the kernel
     /// has one.
     pub fn filtered_alias(&self, sel: &Selection) -> Option<String> {
-        let names: HashSet<&str> = sel.modules.iter().map(|m| m.name.as_str()).collect();
-        let lines = self.aliases.as_ref()?;
-        let mut out: String = self
-            .comments_alias
-            .iter()
-            .map(|c| c.clone() + "\n")
-            .collect();
-        for l in lines.iter().filter(|l| names.contains(l.module.as_str())) {
-            debug_assert!(!l.pattern.is_empty());
-            out += &l.raw;
-            out.push('\n');
-        }
-        Some(out)
+        let lines = self.aliases.as_ref()?.iter().map(|l| (l.module.as_str(), l.raw.as_str()));
+        Some(filtered(&self.comments_alias, lines, sel))
     }
 
     /// modules.softdep with only the selected modules' lines (comments kept), if the kernel
     /// has one.
     pub fn filtered_softdep(&self, sel: &Selection) -> Option<String> {
-        let names: HashSet<&str> = sel.modules.iter().map(|m| m.name.as_str()).collect();
-        let lines = self.softdeps.as_ref()?;
-        let mut out: String = self
-            .comments_softdep
-            .iter()
-            .map(|c| c.clone() + "\n")
-            .collect();
-        for l in lines.iter().filter(|l| names.contains(l.module.as_str())) {
-            out += &l.raw;
-            out.push('\n');
-        }
-        Some(out)
+        let lines = self.softdeps.as_ref()?.iter().map(|l| (l.module.as_str(), l.raw.as_str()));
+        Some(filtered(&self.comments_softdep, lines, sel))
     }
+}
+
+/// A depmod file cut down to the lines of the selected modules, its comments first.
+fn filtered<'a>(comments: &[String], lines: impl Iterator<Item = (&'a str, &'a str)>, sel: &Selection) -> String {
+    let names: HashSet<&str> = sel.modules.iter().map(|m| m.name.as_str()).collect();
+    let mut out: String = comments.iter().map(|c| c.clone() + "\n").collect();
+    for (_, raw) in lines.filter(|(module, _)| names.contains(module)) {
+        out += raw;
+        out.push('\n');
+    }
+    out
 }
 
 fn read_optional(path: &Path) -> Result<Option<Vec<u8>>> {

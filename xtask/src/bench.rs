@@ -1366,16 +1366,7 @@ mod tests {
     }
 
     fn log(console: &str) -> BootLog {
-        BootLog {
-            name: "unit".into(),
-            command: String::new(),
-            console: console.into(),
-            stderr: String::new(),
-            monitor: String::new(),
-            harness_errors: Vec::new(),
-            outcome: Outcome::Exited(Some(0)),
-            wall: Duration::from_secs(5),
-        }
+        BootLog::for_unit_test(console)
     }
 
     #[test]

@@ -745,11 +745,10 @@ impl fmt::Display for BootLog {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn log(console: &str) -> BootLog {
+impl BootLog {
+    /// A log holding `console`, for the harness's own unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_unit_test(console: &str) -> BootLog {
         BootLog {
             name: "unit".into(),
             command: String::new(),
@@ -760,6 +759,15 @@ mod tests {
             outcome: Outcome::Exited(Some(0)),
             wall: Duration::ZERO,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn log(console: &str) -> BootLog {
+        BootLog::for_unit_test(console)
     }
 
     #[test]

@@ -99,14 +99,15 @@ impl Devices {
             let mut buf = [0u8; 24];
             let Ok(text) = fs::read_file(Fd::CWD, path.as_cstr(), &mut buf) else { continue };
             let (major, minor) = parse_dev(text);
-            self.add(entry.name(), major, minor);
+            self.add(entry.name(), major, minor, false);
         }
     }
 
-    fn add(&mut self, name: &[u8], major: u32, minor: u32) {
+    /// Remembers a block device; `new_media` (a `change` uevent) makes a known one be
+    /// probed afresh, while a rescan of a known one changes nothing.
+    fn add(&mut self, name: &[u8], major: u32, minor: u32, new_media: bool) {
         if let Some(dev) = self.list.iter_mut().find(|d| d.name.as_bytes() == name) {
-            // Seen again (a `change` event: new media): probe afresh.
-            dev.probed = false;
+            dev.probed &= !new_media;
             return;
         }
         let dev = BlockDev { name: Text::from_bytes(name), major, minor, probed: false, sb: None, part: None };
@@ -137,7 +138,7 @@ impl Devices {
                 continue;
             }
             if let (Some(name), Some(major), Some(minor)) = (ev.devname, ev.major, ev.minor) {
-                self.add(name, major, minor);
+                self.add(name, major, minor, ev.action == uevent::Action::Change);
             }
         }
     }

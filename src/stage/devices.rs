@@ -228,11 +228,7 @@ impl Devices {
     pub fn wait_for(&mut self, spec: &DeviceSpec, wait: Wait) -> Option<usize> {
         self.scan();
         let start = process::boottime_ms();
-        let limit_ms = match wait {
-            Wait::Default => DEFAULT_WAIT_S as u64 * 1000,
-            Wait::Seconds(s) => s as u64 * 1000,
-            Wait::Forever => u64::MAX,
-        };
+        let limit_ms = wait_limit_ms(wait);
         let mut announced = false;
         loop {
             if let Some(i) = self.find(spec) {
@@ -283,6 +279,15 @@ impl Devices {
 impl Default for Devices {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// How long `rootwait` lets a device search take, in milliseconds (`u64::MAX`: forever).
+pub fn wait_limit_ms(wait: Wait) -> u64 {
+    match wait {
+        Wait::Default => DEFAULT_WAIT_S as u64 * 1000,
+        Wait::Seconds(s) => s as u64 * 1000,
+        Wait::Forever => u64::MAX,
     }
 }
 

@@ -225,14 +225,7 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
     let spec: Option<DeviceSpec> = from.and_then(|l| l.device);
     let sub = from.map(|l| l.path).filter(|p| !p.is_empty() && *p != b"/");
     let wanted = sub.unwrap_or(dir_name);
-    let limit_ms = match boot.cfg.rootwait {
-        Wait::Seconds(s) => s as u64 * 1000,
-        Wait::Forever => u64::MAX,
-        Wait::Default => DEFAULT_WAIT_S as u64 * 1000,
-    };
-    if let Some(delay) = boot.cfg.rootdelay {
-        process::sleep_ms(delay as u64 * 1000);
-    }
+    let limit_ms = super::devices::wait_limit_ms(boot.cfg.rootwait);
     let start = process::boottime_ms();
     let mut verdicts = [Verdict::Untried; super::devices::MAX_DEVICES];
     let mut announced = false;

@@ -49,6 +49,11 @@ pub fn boot(args: StartArgs) -> ! {
     }
     out::stage(b"drivers loaded");
     loop {
+        if let Some(delay) = boot.cfg.rootdelay {
+            // rootdelay= asks for exactly this: a fixed pause before looking for devices.
+            Line::info().s(b"rootdelay: waiting ").n(delay as u64).s(b" s").emit();
+            process::sleep_ms(delay as u64 * 1000);
+        }
         // Only failures come back (already reported); the rescue shell returns when the
         // user exits it, and the boot is tried again.
         if live_mode(&boot.cfg) {

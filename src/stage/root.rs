@@ -1,7 +1,7 @@
 //! The `root=` boot: find the device, mount it, check its init, switch, exec.
 use super::{devices, switch, Boot};
 use crate::out::{self, Line};
-use crate::parse::cmdline::{device_spec, Wait};
+use crate::parse::cmdline::device_spec;
 use crate::parse::superblock::FsType;
 use crate::sys::fs::{self, O_PATH};
 use crate::sys::mount::{self, MS_RDONLY, MS_SILENT};
@@ -30,18 +30,10 @@ pub fn run(boot: &mut Boot) -> Reported {
         Line::err().s(b"root=").s(root).s(b": not a device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL= or MAJ:MIN)").emit();
         return Reported;
     };
-    if let Some(delay) = boot.cfg.rootdelay {
-        // rootdelay= asks for exactly this: a fixed pause before looking.
-        Line::info().s(b"rootdelay: waiting ").n(delay as u64).s(b" s").emit();
-        process::sleep_ms(delay as u64 * 1000);
-    }
     out::stage(b"looking for the root device");
     let Some(index) = boot.devices.wait_for(&spec, boot.cfg.rootwait) else {
-        let waited = match boot.cfg.rootwait {
-            Wait::Seconds(s) => s,
-            _ => devices::DEFAULT_WAIT_S,
-        };
-        Line::err().s(b"root ").s(root).s(b" not found after ").n(waited as u64).s(b" s").emit();
+        let waited_s = devices::wait_limit_ms(boot.cfg.rootwait) / 1000;
+        Line::err().s(b"root ").s(root).s(b" not found after ").n(waited_s).s(b" s").emit();
         boot.devices.report();
         return Reported;
     };

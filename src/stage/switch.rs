@@ -16,7 +16,7 @@ pub const MOVED_MOUNTS: [&CStr; 4] = [c"/dev", c"/proc", c"/sys", c"/run"];
 
 /// Is the current root the kernel's rootfs (ramfs or tmpfs)? Deleting anything else would
 /// destroy a real filesystem.
-pub fn root_is_initramfs(root: Fd) -> bool {
+fn root_is_initramfs(root: Fd) -> bool {
     matches!(fs::fstatfs_magic(root), Ok(RAMFS_MAGIC) | Ok(TMPFS_MAGIC))
 }
 
@@ -89,9 +89,14 @@ pub fn reopen_console() {
     }
 }
 
-/// Opens the current root before the switch, to empty it afterwards.
+/// Opens the current root before the switch, to empty it afterwards; refuses unless it is
+/// the initramfs, since emptying anything else would destroy a real filesystem.
 pub fn open_old_root() -> Result<(OwnedFd, u64), Reported> {
     let fd = fs::open(c"/", O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", b"/", e))?;
+    if !root_is_initramfs(fd.fd()) {
+        Line::err().s(b"refusing to switch: / is not the initramfs (ramfs/tmpfs)").emit();
+        return Err(Reported);
+    }
     let dev = fs::fstat(fd.fd()).map_err(|e| report(b"stat", b"/", e))?.st_dev;
     Ok((fd, dev))
 }

@@ -148,6 +148,85 @@ impl Line {
     }
 }
 
+/// A numeric message argument: `%n` prints it in decimal, `%e` as an errno (`ENOENT (2)`).
+pub trait Num {
+    fn raw(self) -> u64;
+}
+impl Num for u64 {
+    fn raw(self) -> u64 {
+        self
+    }
+}
+impl Num for u32 {
+    fn raw(self) -> u64 {
+        self as u64
+    }
+}
+impl Num for usize {
+    fn raw(self) -> u64 {
+        self as u64
+    }
+}
+impl Num for Errno {
+    fn raw(self) -> u64 {
+        self.0 as u64
+    }
+}
+
+/// Writes one message from a template: `<L>` (its level) and text where `%s` takes the next
+/// of `a`, `b`, `%n` prints `n` and `%e` prints `n` as an errno. One call with six register
+/// arguments per message: a chain of builder calls costs three times the code at each site.
+#[inline(never)]
+pub fn log(t: &'static [u8], a: &[u8], b: &[u8], n: u64) {
+    let level = match t.get(1) {
+        Some(&l) => l.wrapping_sub(b'0'),
+        None => return,
+    };
+    if level > SHOW.load(Relaxed) {
+        return;
+    }
+    let mut line = Line::new(if level <= 3 { Level::Err } else if level == 4 { Level::Warn } else if level == 6 { Level::Info } else { Level::Debug });
+    let mut next = [a, b].into_iter();
+    let mut rest = t.get(3..).unwrap_or(&[]);
+    while let Some(at) = rest.iter().position(|&c| c == b'%') {
+        line.s(&rest[..at]);
+        match rest.get(at + 1) {
+            Some(b's') => line.s(next.next().unwrap_or(b"")),
+            Some(b'n') => line.n(n),
+            Some(b'e') => line.errno(Errno(n as u16)),
+            _ => line.s(b"%"),
+        };
+        rest = rest.get(at + 2..).unwrap_or(&[]);
+    }
+    line.s(rest).emit();
+}
+
+/// `error!("mount %s on %s: %e", dev, dir; e)`: up to two byte strings, then after `;` one
+/// number (`%n`) or errno (`%e`). `warning!`, `info!` and `debug!` are alike.
+macro_rules! log_at {
+    ($lvl:literal, $t:literal $(; $n:expr)?) => { $crate::out::log_at!(@ $lvl, $t, b"", b"" $(; $n)?) };
+    ($lvl:literal, $t:literal, $a:expr $(; $n:expr)?) => { $crate::out::log_at!(@ $lvl, $t, $a, b"" $(; $n)?) };
+    ($lvl:literal, $t:literal, $a:expr, $b:expr $(; $n:expr)?) => { $crate::out::log_at!(@ $lvl, $t, $a, $b $(; $n)?) };
+    (@ $lvl:literal, $t:literal, $a:expr, $b:expr) => { $crate::out::log_at!(@ $lvl, $t, $a, $b; 0u64) };
+    (@ $lvl:literal, $t:literal, $a:expr, $b:expr; $n:expr) => {
+        $crate::out::log(concat!("<", $lvl, ">", $t).as_bytes(), $a, $b, $crate::out::Num::raw($n))
+    };
+}
+macro_rules! error {
+    ($($x:tt)*) => { $crate::out::log_at!("3", $($x)*) };
+}
+macro_rules! warning {
+    ($($x:tt)*) => { $crate::out::log_at!("4", $($x)*) };
+}
+macro_rules! info {
+    ($($x:tt)*) => { $crate::out::log_at!("6", $($x)*) };
+}
+macro_rules! debug {
+    ($($x:tt)*) => { $crate::out::log_at!("7", $($x)*) };
+}
+#[allow(unused_imports)]
+pub(crate) use {debug, error, info, log_at, warning};
+
 /// Formats `value` in decimal into `buf`, returning the digits.
 pub fn format_u64(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();

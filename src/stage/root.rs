@@ -1,6 +1,6 @@
 //! The `root=` boot: find the device, mount it, check its init, switch, exec.
 use super::{devices, switch, Boot};
-use crate::out::{self, Line};
+use crate::out::{self, debug, error, info, warning, Line};
 use crate::parse::cmdline::device_spec;
 use crate::parse::superblock::FsType;
 use crate::sys::fs::{self, O_PATH};
@@ -23,17 +23,17 @@ const FALLBACK_TYPES: [&[u8]; 7] = [b"ext4", b"btrfs", b"xfs", b"vfat", b"iso966
 /// Runs the root= boot; returns only after reporting why it failed.
 pub fn run(boot: &mut Boot) -> Reported {
     let Some(root) = boot.cfg.root else {
-        Line::err().s(b"no root= on the command line").emit();
+        error!("no root= on the command line");
         return Reported;
     };
     let Some(spec) = device_spec(root) else {
-        Line::err().s(b"root=").s(root).s(b": not a device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL= or MAJ:MIN)").emit();
+        error!("root=%s: not a device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL= or MAJ:MIN)", root);
         return Reported;
     };
     out::stage(b"looking for the root device");
     let Some(index) = boot.devices.wait_for(&spec, boot.cfg.rootwait) else {
         let waited_s = devices::wait_limit_ms(boot.cfg.rootwait) / 1000;
-        Line::err().s(b"root ").s(root).s(b" not found after ").n(waited_s).s(b" s").emit();
+        error!("root %s not found after %n s", root; waited_s);
         boot.devices.report();
         return Reported;
     };
@@ -82,7 +82,7 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
             Ok(()) => true,
             Err(e) => {
                 last = e;
-                Line::warn().s(b"mount ").c(dev).s(b" as ").s(t).s(b": ").errno(e).emit();
+                warning!("mount %s as %s: %e", dev.to_bytes(), t; e);
                 false
             }
         }
@@ -97,12 +97,8 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
     if mounted {
         return Ok(());
     }
-    let mut line = Line::err();
-    line.s(b"cannot mount root ").c(dev).s(b": ").errno(last);
-    if last == Errno::NODEV {
-        line.s(b" (filesystem driver missing from the image?)");
-    }
-    line.emit();
+    let hint: &[u8] = if last == Errno::NODEV { b" (filesystem driver missing from the image?)" } else { b"" };
+    error!("cannot mount root %s: %e%s", dev.to_bytes(), hint; last);
     Err(Reported)
 }
 
@@ -126,7 +122,7 @@ pub fn pick_init(root: fs::Fd, init: Option<&[u8]>) -> Result<PathBuf<256>, Repo
             return Ok(PathBuf::from_parts(&[candidate.to_bytes()]).unwrap_or_default());
         }
     }
-    Line::err().s(b"no init in the new root (tried /sbin/init /etc/init /bin/init /bin/sh)").emit();
+    error!("no init in the new root (tried /sbin/init /etc/init /bin/init /bin/sh)");
     Err(Reported)
 }
 
@@ -164,7 +160,7 @@ fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
     match switch::is_mount_point(NEW_ROOT) {
         Ok(true) => {}
         _ => {
-            Line::err().s(b"refusing to switch: /root is not a mount point").emit();
+            error!("refusing to switch: /root is not a mount point");
             return Reported;
         }
     }
@@ -186,7 +182,7 @@ pub fn exec_init(boot: &Boot, init: &CStr) -> Reported {
     let mut tried_default = false;
     let mut current = init;
     loop {
-        Line::info().s(b"exec ").c(current).emit();
+        info!("exec %s", current.to_bytes());
         out::close_kmsg();
         let mut argv = Argv::new();
         argv.push(current);
@@ -224,6 +220,6 @@ pub fn report_peak_memory() {
     let Ok(text) = fs::read_file(fs::Fd::CWD, c"/proc/self/smaps_rollup", &mut buf) else { return };
     if let Some(line) = text.split(|&b| b == b'\n').find_map(|l| l.strip_prefix(b"Rss:")) {
         let value = line.iter().position(|&b| b != b' ' && b != b'\t').map_or(&b""[..], |i| &line[i..]);
-        Line::debug().s(b"peak memory ").s(value).emit();
+        debug!("peak memory %s", value);
     }
 }

@@ -5,14 +5,13 @@
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
+#[macro_use]
 pub mod out;
 pub mod parse;
 pub mod role;
 pub mod stage;
 pub mod sys;
 
-
-use out::Line;
 use sys::start::StartArgs;
 
 /// Marks an error that has already been reported on the console.
@@ -21,7 +20,7 @@ pub struct Reported;
 
 /// Reports `rdinit: <what> <name>: ENAME (n)` and returns the marker.
 pub fn report(what: &[u8], name: &[u8], e: sys::Errno) -> Reported {
-    Line::err().s(what).s(b" ").s(name).s(b": ").errno(e).emit();
+    error!("%s %s: %e", what, name; e);
     Reported
 }
 
@@ -42,7 +41,7 @@ pub fn main(args: StartArgs) -> ! {
 
 /// The panic handler's body: one fixed line, then the failure path.
 pub fn panicked() -> ! {
-    Line::err().s(b"internal error (panic); entering the failure path").emit();
+    error!("internal error (panic); entering the failure path");
     loop {
         stage::rescue::run(None);
     }

@@ -194,6 +194,7 @@ pub fn log(t: &'static [u8], a: &[u8], b: &[u8], n: u64) {
             Some(b's') => line.s(next.next().unwrap_or(b"")),
             Some(b'n') => line.n(n),
             Some(b'e') => line.errno(Errno(n as u16)),
+            // `%%`, the only other use of `%` in a template.
             _ => line.s(b"%"),
         };
         rest = rest.get(at + 2..).unwrap_or(&[]);

@@ -57,7 +57,7 @@ impl Devices {
         let sock = match net::uevent_socket() {
             Ok(s) => Some(s),
             Err(e) => {
-                Line::warn().s(b"uevent socket: ").errno(e).s(b"; rescanning /sys/class/block instead").emit();
+                warning!("uevent socket: %e; rescanning /sys/class/block instead"; e);
                 None
             }
         };
@@ -113,7 +113,7 @@ impl Devices {
         let dev = BlockDev { name: Text::from_bytes(name), major, minor, probed: false, sb: None, part: None };
         if self.list.push(dev).is_err() && !self.full_reported {
             self.full_reported = true;
-            Line::warn().s(b"more than ").n(MAX_DEVICES as u64).s(b" block devices; ignoring ").s(name).s(b" and later ones").emit();
+            warning!("more than %n block devices; ignoring %s and later ones", name; MAX_DEVICES as u64);
         }
     }
 
@@ -240,7 +240,7 @@ impl Devices {
             }
             if !announced {
                 announced = true;
-                Line::info().s(b"waiting for ").s(spec_text(spec)).emit();
+                info!("waiting for %s", spec_text(spec));
             }
             self.wait_events((limit_ms - waited).min(1000) as u32);
         }
@@ -250,7 +250,7 @@ impl Devices {
     pub fn report(&mut self) {
         self.scan();
         if self.list.is_empty() {
-            Line::err().s(b"no block devices at all (storage driver missing from the image?)").emit();
+            error!("no block devices at all (storage driver missing from the image?)");
         }
         for i in 0..self.list.len() {
             self.probe(i);

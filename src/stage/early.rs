@@ -1,5 +1,4 @@
 //! Early mounts: the API filesystems every later stage and the real init rely on.
-use crate::out::Line;
 use crate::sys::fs;
 use crate::sys::mount::{mount, MS_NODEV, MS_NOEXEC, MS_NOSUID};
 use core::ffi::CStr;
@@ -24,7 +23,7 @@ pub fn mount_api_filesystems() {
         if let Err(e) = mount(fstype, target, Some(fstype), flags, data) {
             // EBUSY: already mounted (CONFIG_DEVTMPFS_MOUNT-like setups); harmless.
             if e != crate::sys::Errno::BUSY {
-                Line::err().s(b"mount ").c(target).s(b": ").errno(e).emit();
+                error!("mount %s: %e", target.to_bytes(); e);
             }
         }
     }
@@ -36,7 +35,7 @@ pub fn read_cmdline(buf: &mut [u8; CMDLINE_MAX]) -> &[u8] {
     match fs::read_file(fs::Fd::CWD, c"/proc/cmdline", buf) {
         Ok(text) => text.strip_suffix(b"\n").unwrap_or(text),
         Err(e) => {
-            Line::err().s(b"read /proc/cmdline: ").errno(e).emit();
+            error!("read /proc/cmdline: %e"; e);
             &[]
         }
     }

@@ -8,7 +8,7 @@ pub mod rescue;
 pub mod root;
 pub mod switch;
 
-use crate::out::{self, Level, Line};
+use crate::out::{self, Level};
 use crate::parse::cmdline::{self, BootConfig};
 use crate::sys::{process, start::StartArgs};
 
@@ -23,7 +23,7 @@ pub struct Boot<'a> {
 pub fn boot(args: StartArgs) -> ! {
     out::set_start(process::boottime_ms());
     if process::getpid() != 1 {
-        Line::err().s(b"must run as PID 1 (the kernel's /init)").emit();
+        error!("must run as PID 1 (the kernel's /init)");
         process::exit(1);
     }
     early::mount_api_filesystems();
@@ -51,7 +51,7 @@ pub fn boot(args: StartArgs) -> ! {
     loop {
         if let Some(delay) = boot.cfg.rootdelay {
             // rootdelay= asks for exactly this: a fixed pause before looking for devices.
-            Line::info().s(b"rootdelay: waiting ").n(delay as u64).s(b" s").emit();
+            info!("rootdelay: waiting %n s"; delay as u64);
             process::sleep_ms(delay as u64 * 1000);
         }
         // Only failures come back (already reported); the rescue shell returns when the
@@ -62,13 +62,13 @@ pub fn boot(args: StartArgs) -> ! {
             root::run(&mut boot);
         }
         rescue::run(Some(&boot));
-        Line::info().s(b"trying the boot again").emit();
+        info!("trying the boot again");
     }
 }
 
 fn report_bad_params(cfg: &BootConfig) {
     for p in cfg.bad_values() {
-        Line::warn().s(b"ignoring ").s(p.key).s(b"=").s(p.value.unwrap_or(b"")).s(b": not a number").emit();
+        warning!("ignoring %s=%s: not a number", p.key, p.value.unwrap_or(b""));
     }
 }
 

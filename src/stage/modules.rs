@@ -114,7 +114,7 @@ impl Index {
                 continue;
             }
             if self.count == MAX_MODULES {
-                Line::warn().s(b"more than ").n(MAX_MODULES as u64).s(b" modules in modules.dep; ignoring the rest").emit();
+                warning!("more than %n modules in modules.dep; ignoring the rest"; MAX_MODULES as u64);
                 break;
             }
             self.lines[self.count] = start as u32;

@@ -1,6 +1,5 @@
 //! The failure path: a rescue shell when the image has one, else what `panic=` asks.
 use super::Boot;
-use crate::out::Line;
 use crate::sys::fs::{self, Fd, O_NOCTTY, O_RDWR};
 use crate::sys::process::{self, RebootCmd};
 use crate::sys::start::Argv;
@@ -11,7 +10,7 @@ const SHELL: &core::ffi::CStr = c"/bin/sh";
 /// `panic=` says and never returns.
 pub fn run(boot: Option<&Boot>) {
     if fs::is_executable(Fd::CWD, SHELL).is_ok() {
-        Line::err().s(b"starting rescue shell /bin/sh").emit();
+        error!("starting rescue shell /bin/sh");
         match process::fork() {
             Ok(0) => shell_child(boot),
             Ok(pid) => {
@@ -21,25 +20,25 @@ pub fn run(boot: Option<&Boot>) {
                         break;
                     }
                 }
-                Line::info().s(b"rescue shell exited").emit();
+                info!("rescue shell exited");
                 return;
             }
             Err(e) => {
-                Line::err().s(b"fork rescue shell: ").errno(e).emit();
+                error!("fork rescue shell: %e"; e);
             }
         }
     }
     let panic = boot.and_then(|b| b.cfg.panic).unwrap_or(0);
     fs::sync();
     if panic > 0 {
-        Line::err().s(b"no rescue shell; rebooting in ").n(panic as u64).s(b" s").emit();
+        error!("no rescue shell; rebooting in %n s"; panic as u64);
         process::sleep_ms(panic as u64 * 1000);
         reboot_now();
     } else if panic < 0 {
-        Line::err().s(b"no rescue shell; rebooting now").emit();
+        error!("no rescue shell; rebooting now");
         reboot_now();
     }
-    Line::err().s(b"no rescue shell; halted").emit();
+    error!("no rescue shell; halted");
     loop {
         process::sleep_ms(1 << 30);
     }
@@ -47,7 +46,7 @@ pub fn run(boot: Option<&Boot>) {
 
 fn reboot_now() -> ! {
     let e = process::reboot(RebootCmd::Restart);
-    Line::err().s(b"reboot: ").errno(e).emit();
+    error!("reboot: %e"; e);
     loop {
         process::sleep_ms(1 << 30);
     }
@@ -66,6 +65,6 @@ fn shell_child(boot: Option<&Boot>) -> ! {
     argv.push(c"sh");
     let envp = boot.map_or(core::ptr::null(), |b| b.args.envp());
     let e = process::execve(SHELL, argv.as_ptr(), envp);
-    Line::err().s(b"exec /bin/sh: ").errno(e).emit();
+    error!("exec /bin/sh: %e"; e);
     process::exit(127)
 }

@@ -1,6 +1,6 @@
 //! The `root=` boot: find the device, mount it, check its init, switch, exec.
 use super::{devices, switch, Boot};
-use crate::out::{self, debug, error, info, warning, Line};
+use crate::out::{self, Line};
 use crate::parse::cmdline::device_spec;
 use crate::parse::superblock::FsType;
 use crate::sys::fs::{self, O_PATH};

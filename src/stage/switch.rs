@@ -1,6 +1,5 @@
 //! Switching to the real root, in util-linux/systemd order: check everything, move the API
 //! mounts, pivot (or move + chroot), and only then empty the old root through a saved fd.
-use crate::out::Line;
 use crate::sys::fs::{self, Dir, FileType, Fd, O_DIRECTORY, O_RDONLY, O_RDWR, O_NOCTTY};
 use crate::sys::mount::{self, MNT_DETACH, MS_MOVE, MS_PRIVATE, MS_REC};
 use crate::sys::{Errno, OwnedFd, PathBuf};
@@ -26,7 +25,7 @@ pub fn move_api_mounts(new_root: &[u8]) {
     for src in MOVED_MOUNTS {
         let Ok(target) = PathBuf::<256>::from_parts(&[new_root, src.to_bytes()]) else { continue };
         if let Err(e) = mount::mount(src, target.as_cstr(), None, MS_MOVE, None) {
-            Line::warn().s(b"move ").c(src).s(b" to ").s(target.as_bytes()).s(b": ").errno(e).s(b"; detaching it").emit();
+            warning!("move %s to %s: %e; detaching it", src.to_bytes(), target.as_bytes(); e);
             // Detaching cannot fail in a way we could act on: the mount is simply not moved.
             let _ = mount::umount(src, MNT_DETACH);
         }
@@ -94,7 +93,7 @@ pub fn reopen_console() {
 pub fn open_old_root() -> Result<(OwnedFd, u64), Reported> {
     let fd = fs::open(c"/", O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", b"/", e))?;
     if !root_is_initramfs(fd.fd()) {
-        Line::err().s(b"refusing to switch: / is not the initramfs (ramfs/tmpfs)").emit();
+        error!("refusing to switch: / is not the initramfs (ramfs/tmpfs)");
         return Err(Reported);
     }
     let dev = fs::fstat(fd.fd()).map_err(|e| report(b"stat", b"/", e))?.st_dev;

@@ -209,9 +209,10 @@ pub fn exec_init(boot: &Boot, init: &CStr) -> Reported {
     }
 }
 
-/// `debug`: the memory the init holds at the switch, its high-water mark (nothing is freed
-/// before it), for the benchmark. From smaps_rollup, which walks the page tables: VmHWM lags
-/// behind on 6.1 kernels (rss counters sync every 64 faults) and reads 4 kB for a short boot.
+/// `debug`: the system calls made and the memory the init holds at the switch (its
+/// high-water mark: nothing is freed before it), for the benchmark. Memory is read from
+/// smaps_rollup, which walks the page tables: VmHWM lags behind on 6.1 kernels (rss counters
+/// sync every 64 faults) and reads 4 kB for a short boot.
 pub fn report_peak_memory() {
     if !out::debug_enabled() {
         return;
@@ -222,4 +223,5 @@ pub fn report_peak_memory() {
         let value = line.iter().position(|&b| b != b' ' && b != b'\t').map_or(&b""[..], |i| &line[i..]);
         debug!("peak memory %s", value);
     }
+    debug!("syscalls %n"; crate::sys::syscall_count());
 }

@@ -94,4 +94,6 @@ cd /
 mount --move /dev /mnt/u/dev
 mount --move /proc /mnt/u/proc
 mount --move /sys /mnt/u/sys
+# /dev has moved: the mark goes through its new place.
+echo "peer: exec /sbin/init" >/mnt/u/dev/kmsg
 exec switch_root /mnt/u /sbin/init

@@ -146,7 +146,7 @@ pub fn check_executable(root: fs::Fd, path: &CStr) -> Result<(), Errno> {
 fn trim_slash(path: &CStr) -> &CStr {
     let b = path.to_bytes_with_nul();
     match b.iter().position(|&c| c != b'/') {
-        Some(i) => CStr::from_bytes_with_nul(&b[i..]).unwrap_or(path),
+        Some(i) => crate::sys::cstr::until_nul(&b[i..]),
         None => path,
     }
 }

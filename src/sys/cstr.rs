@@ -68,9 +68,19 @@ fn append_all(buf: &mut [u8], parts: &[&[u8]]) -> Result<usize, super::Errno> {
 }
 
 /// `push` always writes the terminator at `len`.
-#[inline(never)]
 fn as_cstr(buf: &[u8], len: usize) -> &CStr {
-    buf.get(..=len).and_then(|b| CStr::from_bytes_until_nul(b).ok()).unwrap_or(c"")
+    until_nul(buf.get(..=len).unwrap_or(&[]))
+}
+
+/// `bytes` up to its first NUL as a C string; the empty string if it holds none. A plain
+/// loop: core's `from_bytes_until_nul` brings a word-at-a-time memchr.
+#[inline(never)]
+pub fn until_nul(bytes: &[u8]) -> &CStr {
+    match bytes.iter().position(|&b| b == 0) {
+        // SAFETY: the slice ends at its first NUL, so it is NUL-terminated with none inside.
+        Some(end) => unsafe { CStr::from_bytes_with_nul_unchecked(&bytes[..=end]) },
+        None => c"",
+    }
 }
 
 /// Copies `bytes` into `buf` at `len` and NUL-terminates; the new length.

@@ -293,7 +293,7 @@ impl DirEntry {
 
     /// The name as a C string, for `*at` calls.
     pub fn cname(&self) -> &CStr {
-        CStr::from_bytes_until_nul(&self.name[..=self.len.min(255)]).unwrap_or(c"")
+        super::cstr::until_nul(&self.name[..=self.len.min(255)])
     }
 
     pub fn is_dot(&self) -> bool {

@@ -17,8 +17,9 @@ pub const NEW_ROOT: &CStr = c"/root";
 /// The kernel's own fallback list when `init=` is not given.
 pub const DEFAULT_INITS: [&CStr; 4] = [c"/sbin/init", c"/etc/init", c"/bin/init", c"/bin/sh"];
 
-/// Filesystems tried, in order, when neither `rootfstype=` nor the superblock says.
-const FALLBACK_TYPES: [&[u8]; 7] = [b"ext4", b"btrfs", b"xfs", b"vfat", b"iso9660", b"squashfs", b"erofs"];
+/// Filesystems tried, in order, when neither `rootfstype=` nor the superblock says: a
+/// comma list like `rootfstype=`'s, so one loop serves all three cases.
+const FALLBACK_TYPES: &[u8] = b"ext4,btrfs,xfs,vfat,iso9660,squashfs,erofs";
 
 /// Runs the root= boot; returns only after reporting why it failed.
 pub fn run(boot: &mut Boot) -> Reported {
@@ -74,28 +75,19 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
     // Already mounted from an earlier try (the rescue shell returned): start over.
     let _ = mount::umount(NEW_ROOT, mount::MNT_DETACH);
     let _ = fs::mkdir(NEW_ROOT, 0o755);
+    // A detected type that cannot be mounted (swap) leaves nothing to try.
+    let types = cfg.rootfstype.or(detected.map(|t| t.mount_type().unwrap_or(b""))).unwrap_or(FALLBACK_TYPES);
     let mut last = Errno::NODEV;
-    let mut try_type = |t: &[u8]| -> bool {
-        let Ok(name) = PathBuf::<32>::from_parts(&[t]) else { return false };
+    for t in types.split(|&b| b == b',').filter(|t| !t.is_empty()) {
+        let Ok(name) = PathBuf::<32>::from_parts(&[t]) else { continue };
         modules.load_fs(t);
         match mount::mount(dev, NEW_ROOT, Some(name.as_cstr()), flags, data) {
-            Ok(()) => true,
+            Ok(()) => return Ok(()),
             Err(e) => {
                 last = e;
                 warning!("mount %s as %s: %e", dev.to_bytes(), t; e);
-                false
             }
         }
-    };
-    let mounted = if let Some(list) = cfg.rootfstype {
-        list.split(|&b| b == b',').filter(|t| !t.is_empty()).any(&mut try_type)
-    } else if let Some(t) = detected {
-        t.mount_type().is_some_and(&mut try_type)
-    } else {
-        FALLBACK_TYPES.iter().any(|t| try_type(t))
-    };
-    if mounted {
-        return Ok(());
     }
     let hint: &[u8] = if last == Errno::NODEV { b" (filesystem driver missing from the image?)" } else { b"" };
     error!("cannot mount root %s: %e%s", dev.to_bytes(), hint; last);

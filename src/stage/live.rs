@@ -475,10 +475,10 @@ fn mount_bundles(source: Fd, bundles: &Bundles, modules: &mut Modules) -> usize 
         }
         match mount_bundle(&mut file, &mut target, source, bundles, c, modules) {
             Ok(()) => {
+                // l/N → ../bundles/NAME, in the two buffers.
                 let mut digits = [0u8; 20];
-                let link = PathBuf::<32>::from_parts(&[b"l/", out::format_u64(mounted as u64, &mut digits)]);
-                if let (Ok(link), Ok(())) = (link, set_path(&mut file, &[b"../", target.as_bytes()])) {
-                    let _ = fs::symlinkat(file.as_cstr(), Fd::CWD, link.as_cstr());
+                if set_path(&mut file, &[b"../", target.as_bytes()]).and(set_path(&mut target, &[b"l/", out::format_u64(mounted as u64, &mut digits)])).is_ok() {
+                    let _ = fs::symlinkat(file.as_cstr(), Fd::CWD, target.as_cstr());
                 }
                 mounted += 1;
             }
@@ -555,7 +555,8 @@ fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> Result<(), &
         }
     };
     let rel = located.path.strip_prefix(b"/").unwrap_or(located.path);
-    let mut place = Path::from_parts(&[base]).map_err(|_| &b"path too long"[..])?;
+    let mut place = Path::new();
+    set_path(&mut place, &[base]).map_err(|_| &b"path too long"[..])?;
     // A directory must live on a filesystem that can hold overlayfs's upper layer.
     let non_posix = fs::statfs_magic_path(place.as_cstr()).is_ok_and(|m| NON_POSIX_MAGICS.contains(&m));
     if !rel.is_empty() {
@@ -634,11 +635,12 @@ fn copy_tree(src: Fd, dst: Fd, depth: u32, errors: &mut u32) {
             // copy_file gives it the source's mode.
             FileType::File => copy_file(src, name, dst, name).map(|_| ()),
             FileType::Symlink => (|| {
+                // The last byte stays 0: it ends the target (a link target holds no NUL).
                 let mut buf = [0u8; 1024];
-                let target = fs::readlinkat(src, name, &mut buf[..1023])?;
-                let target = PathBuf::<1024>::from_parts(&[target])?;
+                fs::readlinkat(src, name, &mut buf[..1023])?;
+                let target = CStr::from_bytes_until_nul(&buf).map_err(|_| Errno::NAMETOOLONG)?;
                 let _ = fs::unlinkat(dst, name, 0);
-                fs::symlinkat(target.as_cstr(), dst, name)
+                fs::symlinkat(target, dst, name)
             })(),
             _ => Err(Errno::NOTSUP),
         };
@@ -656,7 +658,8 @@ fn copy_tree(src: Fd, dst: Fd, depth: u32, errors: &mut u32) {
 /// Copies one regular file's bytes (created or truncated) inside the kernel.
 fn copy_file(src_dir: Fd, src: &CStr, dst_dir: Fd, dst: &CStr) -> Result<u64, Errno> {
     let from = fs::openat(src_dir, src, O_RDONLY, 0)?;
-    let size = fs::fstat(from.fd())?.st_size as u64;
+    let st = fs::fstat(from.fd())?;
+    let size = st.st_size as u64;
     let _ = fs::unlinkat(dst_dir, dst, 0);
     let to = fs::openat(dst_dir, dst, fs::O_WRONLY | fs::O_CREAT | fs::O_TRUNC | fs::O_NOFOLLOW, 0o600)?;
     let mut done = 0u64;
@@ -667,8 +670,7 @@ fn copy_file(src_dir: Fd, src: &CStr, dst_dir: Fd, dst: &CStr) -> Result<u64, Er
         }
         done += n as u64;
     }
-    let mode = fs::fstat(from.fd())?.st_mode & 0o7777;
-    fs::fchmod(to.fd(), mode)?;
+    fs::fchmod(to.fd(), st.st_mode & 0o7777)?;
     Ok(done)
 }
 

@@ -6,7 +6,7 @@
 //! /live/memory so its paths are short constants (`data`, `bundles/NAME`, `union`). At the
 //! end /live becomes the root (MS_MOVE + chroot: pivot_root refuses the initial rootfs before
 //! Linux 7.0), and then `pivot_root` puts the union at `/` and /live at /run/initramfs.
-use super::{devices::DEFAULT_WAIT_S, modules::Modules, root, switch, Boot};
+use super::{devices::{Devices, DEFAULT_WAIT_S}, modules::Modules, root, switch, Boot};
 use crate::out::{self, error, info, warning};
 use crate::parse::cmdline::{located_path, DeviceSpec, Located, Wait};
 use crate::parse::pattern::{matches_any, natural_cmp};
@@ -154,7 +154,7 @@ fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
     let mut bundles = Bundles { arena: [0; NAMES_ARENA], used: 0, items: [Candidate { place: Place::Top, start: 0, len: 0 }; MAX_CANDIDATES], count: 0, dropped: 0 };
     // The bundles' directory: the data dir, or its copy in RAM.
     let mut source = fs::open(data.as_cstr(), O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", data.as_bytes(), e))?;
-    for place in [Place::Top, Place::Modules, Place::Optional] {
+    for &place in &[Place::Top, Place::Modules, Place::Optional] {
         bundles.collect(source.fd(), place, cfg.load, cfg.noload);
     }
     bundles.sort();
@@ -181,7 +181,7 @@ fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
     drop(source);
     if to_ram {
         // The media can go: nothing is read from it any more.
-        for m in [c"iso", c"data"] {
+        for &m in &[c"iso", c"data"] {
             if let Err(e) = mount::umount(m, 0) {
                 if e != Errno::INVAL {
                     report(b"toram: release", m.to_bytes(), e);
@@ -261,7 +261,7 @@ fn find_data(boot: &mut Boot, dir_name: &[u8], data: &mut Path) -> Result<(), Re
     boot.devices.scan();
     loop {
         for (i, verdict) in verdicts.iter_mut().enumerate().take(boot.devices.list.len()) {
-            if *verdict != Verdict::Untried || spec.is_some_and(|s| !boot.devices.is_match(i, &s)) {
+            if *verdict != Verdict::Untried || spec.as_ref().is_some_and(|s| !boot.devices.is_match(i, s)) {
                 continue;
             }
             boot.devices.probe(i);
@@ -320,6 +320,13 @@ fn fs_driver(modules: &mut Modules, fstype: FsType) -> PathBuf<16> {
     name
 }
 
+/// Mounts device `i`, holding a filesystem of type `fstype`, at `target`.
+fn mount_device(devices: &mut Devices, i: usize, fstype: FsType, target: &CStr, flags: u32) -> Result<(), Errno> {
+    let dev_path = devices.list[i].path();
+    let fstype = fs_driver(&mut devices.modules, fstype);
+    mount::mount(dev_path.as_cstr(), target, Some(fstype.as_cstr()), flags | MS_SILENT, None)
+}
+
 /// Mounts device `i` read-only at `data` and looks for the data dir (or the ISO file) on it,
 /// leaving the data dir's path in `data`.
 fn try_device(boot: &mut Boot, i: usize, sub: Option<&[u8]>, dir_name: &[u8], data: &mut Path) -> Result<(), Verdict> {
@@ -328,11 +335,9 @@ fn try_device(boot: &mut Boot, i: usize, sub: Option<&[u8]>, dir_name: &[u8], da
         Some(sb) if !matches!(sb.fstype, FsType::Squashfs | FsType::Erofs) => sb.fstype,
         _ => return Err(Verdict::NoFilesystem),
     };
-    let dev_path = dev.path();
-    let modules = &mut boot.devices.modules;
-    let fstype = fs_driver(modules, fstype);
     // Read-only while searching: a device that is not ours is never written.
-    mount::mount(dev_path.as_cstr(), c"data", Some(fstype.as_cstr()), MS_RDONLY | MS_SILENT, None).map_err(Verdict::MountFailed)?;
+    mount_device(&mut boot.devices, i, fstype, c"data", MS_RDONLY).map_err(Verdict::MountFailed)?;
+    let modules = &mut boot.devices.modules;
     let sub = sub.map(|s| s.strip_prefix(b"/").unwrap_or(s));
     let found = match set_path(data, &[b"data/", sub.unwrap_or(dir_name)]) {
         Err(_) => Err(Verdict::NoDataDir),
@@ -546,11 +551,9 @@ fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> Result<(), &
         Some(dev_spec) => {
             let i = boot.devices.wait_for(&dev_spec, Wait::Seconds(DEFAULT_WAIT_S)).ok_or(&b"device not found"[..])?;
             boot.devices.probe(i);
-            let dev = &boot.devices.list[i];
-            let (dev_path, sb) = (dev.path(), dev.sb.ok_or(&b"no known filesystem on the device"[..])?);
-            let fstype = fs_driver(&mut boot.devices.modules, sb.fstype);
+            let sb = boot.devices.list[i].sb.ok_or(&b"no known filesystem on the device"[..])?;
             let _ = fs::mkdir(c"persist", 0o755);
-            mount::mount(dev_path.as_cstr(), c"persist", Some(fstype.as_cstr()), MS_SILENT, None).map_err(|_| &b"cannot mount the device read-write"[..])?;
+            mount_device(&mut boot.devices, i, sb.fstype, c"persist", 0).map_err(|_| &b"cannot mount the device read-write"[..])?;
             b"persist"
         }
     };
@@ -718,7 +721,7 @@ fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
     let (old_root, old_dev) = switch::open_old_root()?;
     out::stage(b"live: switching root");
     root::report_peak_memory();
-    for d in [c"union/dev", c"union/proc", c"union/sys", c"union/run"] {
+    for &d in &[c"union/dev", c"union/proc", c"union/sys", c"union/run"] {
         let _ = fs::mkdir(d, 0o755);
     }
     switch::make_private();

@@ -195,6 +195,11 @@ fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
     switch_live(boot, init.as_cstr())
 }
 
+/// Enters the directory `dir`, reporting failure.
+fn enter(dir: &CStr) -> Result<(), Reported> {
+    fs::chdir(dir).map_err(|e| report(b"chdir", dir.to_bytes(), e))
+}
+
 /// Makes directories, reporting the first that cannot be made.
 fn mkdirs(dirs: &[&CStr]) -> Result<(), Reported> {
     for d in dirs {
@@ -208,7 +213,7 @@ fn mkdirs(dirs: &[&CStr]) -> Result<(), Reported> {
 fn setup_live_root() -> Result<(), Reported> {
     let _ = fs::mkdir(c"/live", 0o755);
     mount::mount(c"tmpfs", c"/live", Some(c"tmpfs"), 0, Some(c"mode=0755")).map_err(|e| report(b"mount tmpfs on", b"/live", e))?;
-    fs::chdir(c"/live").map_err(|e| report(b"chdir", b"/live", e))?;
+    enter(c"/live")?;
     mkdirs(&[c"memory", c"bin", c"dev", c"proc", c"sys", c"run", c"oldroot"])?;
     copy_file(Fd::CWD, c"/init", Fd::CWD, c"init").map_err(|e| report(b"copy /init to", b"/live/init", e))?;
     // The name systemd execs at shutdown, and a rescue shell then when the image has one.
@@ -216,7 +221,7 @@ fn setup_live_root() -> Result<(), Reported> {
     if copy_file(Fd::CWD, c"/bin/busybox", Fd::CWD, c"bin/busybox").is_ok() {
         let _ = fs::symlinkat(c"busybox", Fd::CWD, c"bin/sh");
     }
-    fs::chdir(c"memory").map_err(|e| report(b"chdir", b"/live/memory", e))?;
+    enter(c"/live/memory")?;
     mkdirs(&[c"data", c"iso", c"toram", c"bundles", c"changes", c"union", c"l"])
 }
 
@@ -588,7 +593,7 @@ const NON_POSIX_MAGICS: [u64; 4] = [0x4d44, 0x2011_BAB0, 0x7366_746e, 0x5346_544
 fn mount_union(mounted: usize) -> Result<(), Reported> {
     // Layers by the short numbered links (l/N → ../bundles/NAME): 500 layers then fit in
     // mount(2)'s one page of options, which old kernels without `lowerdir+` need.
-    fs::chdir(c"l").map_err(|e| report(b"chdir", b"l", e))?;
+    enter(c"l")?;
     let mut opts = PathBuf::<4096>::new();
     let mut digits = [0u8; 20];
     let mut ok = opts.push(b"lowerdir=").is_ok();
@@ -729,9 +734,9 @@ fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
     switch::enter_root(c"/live")?;
     // Now /live is `/`; the union sits at /memory/union and /run inside it.
     let _ = fs::mkdir(c"/memory/union/run/initramfs", 0o755);
-    fs::chdir(c"/memory/union").map_err(|e| report(b"chdir", b"/memory/union", e))?;
+    enter(c"/memory/union")?;
     mount::pivot_root(c".", c"run/initramfs").map_err(|e| report(b"pivot_root into", b"/memory/union", e))?;
-    fs::chdir(c"/").map_err(|e| report(b"chdir", b"/", e))?;
+    enter(c"/")?;
     switch::delete_tree(old_root.fd(), old_dev, 0);
     drop(old_root);
     switch::reopen_console();

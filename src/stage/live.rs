@@ -6,8 +6,8 @@
 //! /live/memory so its paths are short constants (`data`, `bundles/NAME`, `union`). At the
 //! end /live becomes the root (MS_MOVE + chroot: pivot_root refuses the initial rootfs before
 //! Linux 7.0), and then `pivot_root` puts the union at `/` and /live at /run/initramfs.
-use super::{devices::DEFAULT_WAIT_S, modules::Modules, root, switch, Boot};
-use crate::out::{self, Line};
+use super::{devices::{Devices, DEFAULT_WAIT_S}, modules::Modules, root, switch, Boot};
+use crate::out::{self, error, info, warning};
 use crate::parse::cmdline::{located_path, DeviceSpec, Located, Wait};
 use crate::parse::pattern::{matches_any, natural_cmp};
 use crate::parse::superblock::{self, FsType};
@@ -47,6 +47,14 @@ impl Place {
             Place::Optional => b"optional/",
         }
     }
+
+    fn dir(self) -> &'static CStr {
+        match self {
+            Place::Top => c".",
+            Place::Modules => c"modules",
+            Place::Optional => c"optional",
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -70,6 +78,11 @@ impl Bundles {
         &self.arena[c.start as usize..c.start as usize + c.len as usize]
     }
 
+    /// The bundle's path relative to the data dir.
+    fn rel_path(&self, c: &Candidate, path: &mut Path) -> Result<(), Errno> {
+        set_path(path, &[c.place.subdir(), self.name(c)])
+    }
+
     fn add(&mut self, place: Place, name: &[u8]) {
         if self.count == MAX_CANDIDATES || self.used + name.len() > NAMES_ARENA {
             self.dropped += 1;
@@ -82,9 +95,8 @@ impl Bundles {
     }
 
     /// Lists `*.sb` in one subdirectory of the data dir, filtered by `load=`/`noload=`.
-    fn collect(&mut self, data: &[u8], place: Place, load: Option<&[u8]>, noload: Option<&[u8]>) {
-        let Ok(dir_path) = Path::from_parts(&[data, b"/", place.subdir()]) else { return };
-        let Ok(mut dir) = Dir::open(dir_path.as_cstr()) else { return };
+    fn collect(&mut self, data: Fd, place: Place, load: Option<&[u8]>, noload: Option<&[u8]>) {
+        let Ok(mut dir) = Dir::open_at(data, place.dir()) else { return };
         while let Ok(Some(e)) = dir.next_entry() {
             let name = e.name();
             if !name.ends_with(b".sb") || e.kind == FileType::Dir {
@@ -131,37 +143,45 @@ pub fn run(boot: &mut Boot) -> Reported {
     }
 }
 
+#[inline(never)]
 fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
     let cfg = boot.cfg;
-    let dir_name = cfg.live.unwrap_or(DEFAULT_DIR);
     setup_live_root()?;
     out::stage(b"live: looking for data");
-    let data = find_data(boot, dir_name)?;
+    let mut data = Path::new();
+    find_data(boot, cfg.live.unwrap_or(DEFAULT_DIR), &mut data)?;
     out::stage(b"live: data found");
     let mut bundles = Bundles { arena: [0; NAMES_ARENA], used: 0, items: [Candidate { place: Place::Top, start: 0, len: 0 }; MAX_CANDIDATES], count: 0, dropped: 0 };
-    for place in [Place::Top, Place::Modules, Place::Optional] {
-        bundles.collect(data.as_bytes(), place, cfg.load, cfg.noload);
+    // The bundles' directory: the data dir, or its copy in RAM.
+    let mut source = fs::open(data.as_cstr(), O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", data.as_bytes(), e))?;
+    for &place in &[Place::Top, Place::Modules, Place::Optional] {
+        bundles.collect(source.fd(), place, cfg.load, cfg.noload);
     }
     bundles.sort();
-    let mut source = data;
-    let to_ram = cfg.toram.is_some() && copy_to_ram(&source, &bundles).is_ok();
+    let to_ram = cfg.toram.is_some() && copy_to_ram(source.fd(), &bundles);
     if to_ram {
-        source = PathBuf::from_parts(&[b"toram"]).unwrap_or_default();
+        source = fs::open(c"toram", O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", b"toram", e))?;
     }
-    let mounted = mount_bundles(&source, &bundles, &mut boot.devices.modules);
+    let source_path: &[u8] = if to_ram { b"toram" } else { data.as_bytes() };
+    let mounted = mount_bundles(source.fd(), &bundles, &mut boot.devices.modules);
     out::stage(b"live: bundles mounted");
     if mounted == 0 {
-        Line::err().s(b"no bundle could be mounted").emit();
+        error!("no bundle could be mounted");
         return Err(Reported);
     }
-    setup_changes(boot, &source);
+    setup_changes(boot, source_path);
     boot.devices.modules.load_fs(b"overlay");
     mount_union(mounted)?;
     out::stage(b"live: union mounted");
-    copy_rootcopy(&source);
+    match copy_rootcopy(source.fd(), c"union") {
+        Some(0) => out::stage(b"live: rootcopy applied"),
+        Some(errors) => warning!("rootcopy: %n entries could not be copied"; errors),
+        None => {}
+    }
+    drop(source);
     if to_ram {
         // The media can go: nothing is read from it any more.
-        for m in [c"iso", c"data"] {
+        for &m in &[c"iso", c"data"] {
             if let Err(e) = mount::umount(m, 0) {
                 if e != Errno::INVAL {
                     report(b"toram: release", m.to_bytes(), e);
@@ -173,6 +193,11 @@ fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
     let init = root::pick_init(root.fd(), cfg.init)?;
     drop(root);
     switch_live(boot, init.as_cstr())
+}
+
+/// Enters the directory `dir`, reporting failure.
+fn enter(dir: &CStr) -> Result<(), Reported> {
+    fs::chdir(dir).map_err(|e| report(b"chdir", dir.to_bytes(), e))
 }
 
 /// Makes directories, reporting the first that cannot be made.
@@ -188,7 +213,7 @@ fn mkdirs(dirs: &[&CStr]) -> Result<(), Reported> {
 fn setup_live_root() -> Result<(), Reported> {
     let _ = fs::mkdir(c"/live", 0o755);
     mount::mount(c"tmpfs", c"/live", Some(c"tmpfs"), 0, Some(c"mode=0755")).map_err(|e| report(b"mount tmpfs on", b"/live", e))?;
-    fs::chdir(c"/live").map_err(|e| report(b"chdir", b"/live", e))?;
+    enter(c"/live")?;
     mkdirs(&[c"memory", c"bin", c"dev", c"proc", c"sys", c"run", c"oldroot"])?;
     copy_file(Fd::CWD, c"/init", Fd::CWD, c"init").map_err(|e| report(b"copy /init to", b"/live/init", e))?;
     // The name systemd execs at shutdown, and a rescue shell then when the image has one.
@@ -196,8 +221,17 @@ fn setup_live_root() -> Result<(), Reported> {
     if copy_file(Fd::CWD, c"/bin/busybox", Fd::CWD, c"bin/busybox").is_ok() {
         let _ = fs::symlinkat(c"busybox", Fd::CWD, c"bin/sh");
     }
-    fs::chdir(c"memory").map_err(|e| report(b"chdir", b"/live/memory", e))?;
+    enter(c"/live/memory")?;
     mkdirs(&[c"data", c"iso", c"toram", c"bundles", c"changes", c"union", c"l"])
+}
+
+/// Makes `path` the concatenation of `parts`, in place (no 512-byte value to move).
+fn set_path(path: &mut Path, parts: &[&[u8]]) -> Result<(), Errno> {
+    path.truncate(0);
+    for part in parts {
+        path.push(part)?;
+    }
+    Ok(())
 }
 
 /// What a device held when it was tried as the data source.
@@ -210,13 +244,13 @@ enum Verdict {
     NoBundles,
 }
 
-/// Finds and mounts the device holding the data dir; returns the data dir's path.
-fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
+/// Finds and mounts the device holding the data dir, and puts the data dir's path in `data`.
+fn find_data(boot: &mut Boot, dir_name: &[u8], data: &mut Path) -> Result<(), Reported> {
     let from: Option<Located> = match boot.cfg.from {
         Some(f) => match located_path(f) {
             Some(l) => Some(l),
             None => {
-                Line::err().s(b"from=").s(f).s(b": not a device or path").emit();
+                error!("from=%s: not a device or path", f);
                 return Err(Reported);
             }
         },
@@ -232,16 +266,16 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
     boot.devices.scan();
     loop {
         for (i, verdict) in verdicts.iter_mut().enumerate().take(boot.devices.list.len()) {
-            if *verdict != Verdict::Untried || spec.is_some_and(|s| !boot.devices.is_match(i, &s)) {
+            if *verdict != Verdict::Untried || spec.as_ref().is_some_and(|s| !boot.devices.is_match(i, s)) {
                 continue;
             }
             boot.devices.probe(i);
-            match try_device(boot, i, sub, dir_name) {
-                Ok(data) => {
+            match try_device(boot, i, sub, dir_name, data) {
+                Ok(()) => {
                     // `slax` on the device itself, `iso/slax` inside an ISO file on it.
                     let d = data.as_bytes();
-                    Line::info().s(b"data ").s(d.strip_prefix(b"data/").unwrap_or(d)).s(b" on ").s(boot.devices.list[i].name.as_bytes()).emit();
-                    return Ok(data);
+                    info!("data %s on %s", d.strip_prefix(b"data/").unwrap_or(d), boot.devices.list[i].name.as_bytes());
+                    return Ok(());
                 }
                 Err(v) => *verdict = v,
             }
@@ -252,71 +286,68 @@ fn find_data(boot: &mut Boot, dir_name: &[u8]) -> Result<Path, Reported> {
         }
         if !announced {
             announced = true;
-            Line::info().s(b"waiting for a device with ").s(wanted).emit();
+            info!("waiting for a device with %s", wanted);
         }
         boot.devices.wait_events((limit_ms - waited).min(1000) as u32);
     }
-    let mut line = Line::err();
-    line.s(b"could not locate the data directory ").s(wanted);
-    if let Some(f) = boot.cfg.from {
-        line.s(b" (from=").s(f).s(b")");
+    let secs = limit_ms.min(u32::MAX as u64) / 1000;
+    match boot.cfg.from {
+        Some(f) => error!("could not locate the data directory %s (from=%s) after %n s", wanted, f; secs),
+        None => error!("could not locate the data directory %s after %n s", wanted; secs),
     }
-    line.s(b" after ").n(limit_ms.min(u32::MAX as u64) / 1000).s(b" s").emit();
     for (dev, verdict) in boot.devices.list.iter().zip(verdicts) {
         let name = dev.name.as_bytes();
         if name.starts_with(b"loop") || name.starts_with(b"ram") {
             continue;
         }
-        let mut line = Line::err();
-        line.s(b"seen ").s(name).s(b" ");
-        if let Some(sb) = &dev.sb {
-            line.s(sb.fstype.name()).s(b" label=").s(sb.label.as_bytes()).s(b": ");
-        }
-        match verdict {
-            Verdict::Untried => line.s(b"not tried (does not match from=)"),
-            Verdict::NoFilesystem => line.s(b"no known filesystem"),
-            Verdict::MountFailed(e) => line.s(b"mount failed: ").errno(e),
-            Verdict::NoDataDir => line.s(b"no ").s(wanted),
-            Verdict::NoBundles => line.s(wanted).s(b" holds no bundles (*.sb)"),
+        // "NAME " or "NAME FSTYPE label=LABEL: ", in `data` (unused now; the parts are short).
+        let _ = match &dev.sb {
+            Some(sb) => set_path(data, &[name, b" ", sb.fstype.name(), b" label=", sb.label.as_bytes(), b": "]),
+            None => set_path(data, &[name, b" "]),
         };
-        line.emit();
+        let seen = data.as_bytes();
+        match verdict {
+            Verdict::Untried => error!("seen %snot tried (does not match from=)", seen),
+            Verdict::NoFilesystem => error!("seen %sno known filesystem", seen),
+            Verdict::MountFailed(e) => error!("seen %smount failed: %e", seen; e),
+            Verdict::NoDataDir => error!("seen %sno %s", seen, wanted),
+            Verdict::NoBundles => error!("seen %s%s holds no bundles (*.sb)", seen, wanted),
+        }
     }
     Err(Reported)
 }
 
-/// The mount(2) type name of a probed filesystem.
-fn mount_type(fstype: FsType) -> PathBuf<16> {
-    PathBuf::from_parts(&[fstype.mount_type().unwrap_or(b"none")]).unwrap_or_default()
-}
-
 /// Loads the drivers of `fstype` (the image's, in this process: no modprobe helper) and
 /// gives its mount(2) type name.
-fn fs_driver(boot: &mut Boot, fstype: FsType) -> PathBuf<16> {
-    let name = mount_type(fstype);
-    boot.devices.modules.load_fs(name.as_bytes());
+fn fs_driver(modules: &mut Modules, fstype: FsType) -> PathBuf<16> {
+    let name = PathBuf::from_parts(&[fstype.mount_type().unwrap_or(b"none")]).unwrap_or_default();
+    modules.load_fs(name.as_bytes());
     name
 }
 
-/// Mounts device `i` read-only at `data` and looks for the data dir (or the ISO file) on it.
-fn try_device(boot: &mut Boot, i: usize, sub: Option<&[u8]>, dir_name: &[u8]) -> Result<Path, Verdict> {
+/// Mounts device `i`, holding a filesystem of type `fstype`, at `target`.
+fn mount_device(devices: &mut Devices, i: usize, fstype: FsType, target: &CStr, flags: u32) -> Result<(), Errno> {
+    let dev_path = devices.list[i].path();
+    let fstype = fs_driver(&mut devices.modules, fstype);
+    mount::mount(dev_path.as_cstr(), target, Some(fstype.as_cstr()), flags | MS_SILENT, None)
+}
+
+/// Mounts device `i` read-only at `data` and looks for the data dir (or the ISO file) on it,
+/// leaving the data dir's path in `data`.
+fn try_device(boot: &mut Boot, i: usize, sub: Option<&[u8]>, dir_name: &[u8], data: &mut Path) -> Result<(), Verdict> {
     let dev = &boot.devices.list[i];
-    let Some(sb) = &dev.sb else { return Err(Verdict::NoFilesystem) };
-    if matches!(sb.fstype, FsType::Squashfs | FsType::Erofs) {
-        return Err(Verdict::NoFilesystem);
-    }
-    let (dev_path, fstype) = (dev.path(), sb.fstype);
-    let fstype = fs_driver(boot, fstype);
+    let fstype = match &dev.sb {
+        Some(sb) if !matches!(sb.fstype, FsType::Squashfs | FsType::Erofs) => sb.fstype,
+        _ => return Err(Verdict::NoFilesystem),
+    };
     // Read-only while searching: a device that is not ours is never written.
-    mount::mount(dev_path.as_cstr(), c"data", Some(fstype.as_cstr()), MS_RDONLY | MS_SILENT, None).map_err(Verdict::MountFailed)?;
-    let found = match sub.map(|s| s.strip_prefix(b"/").unwrap_or(s)) {
-        Some(s) => {
-            let candidate = Path::from_parts(&[b"data/", s]).map_err(|_| Verdict::NoDataDir)?;
-            match fs::stat(candidate.as_cstr()) {
-                Ok(st) if fs::file_type(&st) == FileType::File => mount_iso(candidate.as_cstr(), dir_name, &mut boot.devices.modules),
-                _ => data_dir(&[b"data/", s]),
-            }
-        }
-        None => data_dir(&[b"data/", dir_name]),
+    mount_device(&mut boot.devices, i, fstype, c"data", MS_RDONLY).map_err(Verdict::MountFailed)?;
+    let modules = &mut boot.devices.modules;
+    let sub = sub.map(|s| s.strip_prefix(b"/").unwrap_or(s));
+    let found = match set_path(data, &[b"data/", sub.unwrap_or(dir_name)]) {
+        Err(_) => Err(Verdict::NoDataDir),
+        Ok(()) if sub.is_some() && fs::stat(data.as_cstr()).is_ok_and(|st| fs::file_type(&st) == FileType::File) => mount_iso(data, dir_name, modules),
+        Ok(()) => data_dir(data),
     };
     if found.is_err() {
         let _ = mount::umount(c"data", MNT_DETACH);
@@ -324,11 +355,13 @@ fn try_device(boot: &mut Boot, i: usize, sub: Option<&[u8]>, dir_name: &[u8]) ->
     found
 }
 
-/// The directory named by `parts` if it holds bundles, else why not.
-fn data_dir(parts: &[&[u8]]) -> Result<Path, Verdict> {
-    let dir = Path::from_parts(parts).map_err(|_| Verdict::NoDataDir)?;
-    if has_bundles(&dir) {
-        Ok(dir)
+/// Whether the directory `dir` holds bundles, else why not.
+fn data_dir(dir: &mut Path) -> Result<(), Verdict> {
+    let len = dir.len();
+    let found = has_bundle_files(dir.as_cstr()) || (dir.push(b"/modules").is_ok() && has_bundle_files(dir.as_cstr()));
+    dir.truncate(len);
+    if found {
+        Ok(())
     } else if fs::stat(dir.as_cstr()).is_ok() {
         Err(Verdict::NoBundles)
     } else {
@@ -336,49 +369,91 @@ fn data_dir(parts: &[&[u8]]) -> Result<Path, Verdict> {
     }
 }
 
-/// Loop-mounts an ISO file at `iso` and returns the data dir inside it.
-fn mount_iso(file: &CStr, dir_name: &[u8], modules: &mut Modules) -> Result<Path, Verdict> {
-    let fd = fs::open(file, O_RDONLY).map_err(Verdict::MountFailed)?;
-    let mut head = [0u8; 36864];
-    let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
-    let Some(sb) = superblock::probe(&head[..n]) else {
-        Line::warn().c(file).s(b": not a filesystem image").emit();
-        return Err(Verdict::NoDataDir);
+/// Does `dir` hold at least one `*.sb`?
+fn has_bundle_files(dir: &CStr) -> bool {
+    let Ok(mut d) = Dir::open(dir) else { return false };
+    while let Ok(Some(e)) = d.next_entry() {
+        if e.name().ends_with(b".sb") {
+            return true;
+        }
+    }
+    false
+}
+
+/// Loop-mounts the ISO file named by `path` at `iso`, and replaces `path` with the data dir
+/// inside it.
+fn mount_iso(path: &mut Path, dir_name: &[u8], modules: &mut Modules) -> Result<(), Verdict> {
+    mount_image(Fd::CWD, path.as_cstr(), c"iso", Image::Iso, modules).map_err(|e| match e {
+        ImageError::Open(e) | ImageError::Mkdir(e) | ImageError::Mount(e) => Verdict::MountFailed(e),
+        ImageError::NotImage => {
+            warning!("%s: not a filesystem image", path.as_bytes());
+            Verdict::NoDataDir
+        }
+    })?;
+    let found = match set_path(path, &[b"iso/", dir_name]) {
+        Ok(()) => data_dir(path),
+        Err(_) => Err(Verdict::NoDataDir),
     };
-    let fstype = mount_type(sb.fstype);
-    modules.load_fs(fstype.as_bytes());
-    mount_loop(fd.fd(), c"iso", fstype.as_cstr(), true).map_err(Verdict::MountFailed)?;
-    let found = data_dir(&[b"iso/", dir_name]);
     if found.is_err() {
         let _ = mount::umount(c"iso", MNT_DETACH);
     }
     found
 }
 
-/// Does `dir` (or its modules/) hold at least one `*.sb`?
-fn has_bundles(dir: &Path) -> bool {
-    [&b""[..], b"/modules"].iter().any(|sub| {
-        let Ok(p) = Path::from_parts(&[dir.as_bytes(), sub]) else { return false };
-        let Ok(mut d) = Dir::open(p.as_cstr()) else { return false };
-        while let Ok(Some(e)) = d.next_entry() {
-            if e.name().ends_with(b".sb") {
-                return true;
-            }
+/// A filesystem image file to loop-mount.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Image {
+    Bundle,
+    Iso,
+    Changes,
+}
+
+/// Why an image file could not be loop-mounted.
+enum ImageError {
+    Open(Errno),
+    NotImage,
+    Mkdir(Errno),
+    Mount(Errno),
+}
+
+/// Loop-mounts the image `file` (relative to `dir`) at `target` (made if missing): read-write only for changes;
+/// a bundle must be squashfs or EROFS.
+fn mount_image(dir: Fd, file: &CStr, target: &CStr, kind: Image, modules: &mut Modules) -> Result<(), ImageError> {
+    let writable = kind == Image::Changes;
+    let fd = fs::openat(dir, file, if writable { O_RDWR } else { O_RDONLY }, 0).map_err(ImageError::Open)?;
+    // Only as much as identifies it: squashfs needs 96 bytes, EROFS up to its volume name at
+    // 1088..1104, ext4 2 KiB, ISO 9660 36 KiB.
+    let mut head = [0u8; 36864];
+    let len = match kind {
+        Image::Bundle => 1104,
+        Image::Changes => 2048,
+        Image::Iso => head.len(),
+    };
+    let n = fs::read_full(fd.fd(), &mut head[..len]).unwrap_or(0);
+    let fstype = superblock::probe(&head[..n])
+        .map(|sb| sb.fstype)
+        .filter(|t| kind != Image::Bundle || matches!(t, FsType::Squashfs | FsType::Erofs))
+        .ok_or(ImageError::NotImage)?;
+    fs::mkdir(target, 0o755).map_err(ImageError::Mkdir)?;
+    let fstype = fs_driver(modules, fstype);
+    mount_loop(fd.fd(), target, fstype.as_cstr(), writable).map_err(|e| {
+        if kind == Image::Bundle {
+            let _ = fs::unlinkat(Fd::CWD, target, fs::AT_REMOVEDIR);
         }
-        false
+        ImageError::Mount(e)
     })
 }
 
 /// Attaches `backing` to a free loop device and mounts it at `target`. The backing fd stays
 /// open until mount(2) returns: with AUTOCLEAR the device would detach without it.
-fn mount_loop(backing: Fd, target: &CStr, fstype: &CStr, read_only: bool) -> Result<(), Errno> {
+fn mount_loop(backing: Fd, target: &CStr, fstype: &CStr, writable: bool) -> Result<(), Errno> {
     let control = loopdev::control()?;
     let mut attempts = 0;
     loop {
         let n = loopdev::get_free(control.fd())?;
         let dev_path = loopdev::path(n);
-        let dev = fs::open(dev_path.as_cstr(), if read_only { O_RDONLY } else { O_RDWR })?;
-        let flags = loopdev::LO_FLAGS_AUTOCLEAR | if read_only { loopdev::LO_FLAGS_READ_ONLY } else { 0 };
+        let dev = fs::open(dev_path.as_cstr(), if writable { O_RDWR } else { O_RDONLY })?;
+        let flags = loopdev::LO_FLAGS_AUTOCLEAR | if writable { 0 } else { loopdev::LO_FLAGS_READ_ONLY };
         match loopdev::attach(dev.fd(), backing, flags) {
             // Another attach raced us to this device: ask for the next free one.
             Err(Errno::BUSY) if attempts < 8 => {
@@ -388,7 +463,7 @@ fn mount_loop(backing: Fd, target: &CStr, fstype: &CStr, read_only: bool) -> Res
             Err(e) => return Err(e),
             Ok(()) => {}
         }
-        let flags = MS_SILENT | if read_only { MS_RDONLY } else { 0 };
+        let flags = MS_SILENT | if writable { 0 } else { MS_RDONLY };
         let result = mount::mount(dev_path.as_cstr(), target, Some(fstype), flags, None);
         if result.is_err() {
             let _ = loopdev::detach(dev.fd());
@@ -399,63 +474,52 @@ fn mount_loop(backing: Fd, target: &CStr, fstype: &CStr, read_only: bool) -> Res
 
 /// Mounts each bundle at bundles/NAME with a numbered link l/N to it; returns how many are
 /// mounted (failures are skipped and named; past overlayfs's limit, refused and named).
-fn mount_bundles(source: &Path, bundles: &Bundles, modules: &mut Modules) -> usize {
+fn mount_bundles(source: Fd, bundles: &Bundles, modules: &mut Modules) -> usize {
     let mut mounted = 0;
+    let (mut file, mut target) = (Path::new(), Path::new());
     for c in &bundles.items[..bundles.count] {
         let name = bundles.name(c);
         if mounted == MAX_BUNDLES {
-            Line::err().s(b"bundle ").s(name).s(b" refused: overlayfs takes at most ").n(MAX_BUNDLES as u64).s(b" layers").emit();
+            error!("bundle %s refused: overlayfs takes at most %n layers", name; MAX_BUNDLES);
             continue;
         }
-        if mount_bundle(source, c.place, name, modules).is_ok() {
-            let mut digits = [0u8; 20];
-            let link = Path::from_parts(&[b"l/", out::format_u64(mounted as u64, &mut digits)]);
-            let target = Path::from_parts(&[b"../bundles/", name]);
-            if let (Ok(link), Ok(target)) = (link, target) {
-                let _ = fs::symlinkat(target.as_cstr(), Fd::CWD, link.as_cstr());
+        match mount_bundle(&mut file, &mut target, source, bundles, c, modules) {
+            Ok(()) => {
+                // l/N → ../bundles/NAME, in the two buffers.
+                let mut digits = [0u8; 20];
+                if set_path(&mut file, &[b"../", target.as_bytes()]).and(set_path(&mut target, &[b"l/", out::format_u64(mounted as u64, &mut digits)])).is_ok() {
+                    let _ = fs::symlinkat(file.as_cstr(), Fd::CWD, target.as_cstr());
+                }
+                mounted += 1;
             }
-            mounted += 1;
+            Err((why, None)) => error!("skipping bundle %s: %s", name, why),
+            Err((why, Some(e))) => error!("skipping bundle %s: %s%e (corrupt or truncated?)", name, why; e),
         }
     }
     if bundles.dropped > 0 {
-        Line::err().n(bundles.dropped as u64).s(b" more bundle files ignored (over ").n(MAX_CANDIDATES as u64).s(b" candidates)").emit();
+        const _: () = assert!(MAX_CANDIDATES == 1024, "the message below names the limit");
+        error!("%n more bundle files ignored (over 1024 candidates)"; bundles.dropped);
     }
     mounted
 }
 
-fn mount_bundle(source: &Path, place: Place, name: &[u8], modules: &mut Modules) -> Result<(), ()> {
-    let skip = |why: &[u8], e: Option<Errno>| {
-        let mut line = Line::err();
-        line.s(b"skipping bundle ").s(name).s(b": ").s(why);
-        if let Some(e) = e {
-            line.errno(e).s(b" (corrupt or truncated?)");
-        }
-        line.emit();
-    };
-    let (Ok(file), Ok(target)) = (Path::from_parts(&[source.as_bytes(), b"/", place.subdir(), name]), Path::from_parts(&[b"bundles/", name])) else {
-        skip(b"name too long", None);
-        return Err(());
-    };
-    let fd = fs::open(file.as_cstr(), O_RDONLY).map_err(|e| skip(b"open: ", Some(e)))?;
-    // Squashfs needs 96 bytes, EROFS up to its volume name at 1088..1104.
-    let mut head = [0u8; 1104];
-    let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
-    let Some(kind) = superblock::is_bundle_image(&head[..n]) else {
-        skip(b"not a squashfs or erofs image", None);
-        return Err(());
-    };
-    fs::mkdir(target.as_cstr(), 0o755).map_err(|e| skip(b"mkdir: ", Some(e)))?;
-    let fstype = mount_type(kind);
-    modules.load_fs(fstype.as_bytes());
-    mount_loop(fd.fd(), target.as_cstr(), fstype.as_cstr(), true).map_err(|e| {
-        skip(b"mount: ", Some(e));
-        let _ = fs::unlinkat(Fd::CWD, target.as_cstr(), fs::AT_REMOVEDIR);
+/// Loop-mounts bundle `c` of the directory `source` at `target` (bundles/NAME), `file`
+/// holding its path; on failure, the reason and the error behind it.
+fn mount_bundle(file: &mut Path, target: &mut Path, source: Fd, bundles: &Bundles, c: &Candidate, modules: &mut Modules) -> Result<(), (&'static [u8], Option<Errno>)> {
+    if bundles.rel_path(c, file).and(set_path(target, &[b"bundles/", bundles.name(c)])).is_err() {
+        return Err((b"name too long", None));
+    }
+    mount_image(source, file.as_cstr(), target.as_cstr(), Image::Bundle, modules).map_err(|e| match e {
+        ImageError::Open(e) => (&b"open: "[..], Some(e)),
+        ImageError::NotImage => (&b"not a squashfs or erofs image"[..], None),
+        ImageError::Mkdir(e) => (&b"mkdir: "[..], Some(e)),
+        ImageError::Mount(e) => (&b"mount: "[..], Some(e)),
     })
 }
 
 /// Sets up the changes layer at `changes` (holding `changes/` and `workdir/`). Anything that
 /// fails falls back to RAM with a warning: it never fails the boot.
-fn setup_changes(boot: &mut Boot, data: &Path) {
+fn setup_changes(boot: &mut Boot, data: &[u8]) {
     let wanted: Option<&[u8]> = match (boot.cfg.changes, boot.cfg.perch) {
         (Some(c), _) => Some(c),
         // Slax's perch: changes kept in the data dir itself.
@@ -464,15 +528,15 @@ fn setup_changes(boot: &mut Boot, data: &Path) {
     };
     if let Some(spec) = wanted {
         match persistent_changes(boot, data, spec) {
-            Ok(()) => Line::info().s(b"changes persist in ").s(spec).emit(),
-            Err(why) => Line::warn().s(b"changes=").s(spec).s(b": ").s(why).s(b"; keeping changes in RAM").emit(),
+            Ok(()) => info!("changes persist in %s", spec),
+            Err(why) => warning!("changes=%s: %s; keeping changes in RAM", spec, why),
         }
     }
     let _ = mkdirs(&[c"changes/changes", c"changes/workdir"]);
 }
 
 /// Mounts the persistent changes at `changes`, or says why not.
-fn persistent_changes(boot: &mut Boot, data: &Path, spec: &[u8]) -> Result<(), &'static [u8]> {
+fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> Result<(), &'static [u8]> {
     let located = if spec.starts_with(b"/") || spec.contains(&b'=') {
         located_path(spec).ok_or(&b"not a device or path"[..])?
     } else {
@@ -482,38 +546,39 @@ fn persistent_changes(boot: &mut Boot, data: &Path, spec: &[u8]) -> Result<(), &
     let base: &[u8] = match located.device {
         None => {
             // On the data device: make it writable first.
-            if data.as_bytes().starts_with(b"iso") {
+            if data.starts_with(b"iso") {
                 return Err(b"the data is inside an ISO image (read-only)");
             }
             mount::mount(c"none", c"data", None, MS_REMOUNT | MS_SILENT, None)
                 .map_err(|e| if e == Errno::ROFS || e == Errno::ACCES { &b"the data device is read-only"[..] } else { &b"cannot remount the data device read-write"[..] })?;
-            if spec.starts_with(b"/") { b"data" } else { data.as_bytes() }
+            if spec.starts_with(b"/") { b"data" } else { data }
         }
         Some(dev_spec) => {
             let i = boot.devices.wait_for(&dev_spec, Wait::Seconds(DEFAULT_WAIT_S)).ok_or(&b"device not found"[..])?;
             boot.devices.probe(i);
-            let dev = &boot.devices.list[i];
-            let (dev_path, sb) = (dev.path(), dev.sb.ok_or(&b"no known filesystem on the device"[..])?);
-            let fstype = fs_driver(boot, sb.fstype);
+            let sb = boot.devices.list[i].sb.ok_or(&b"no known filesystem on the device"[..])?;
             let _ = fs::mkdir(c"persist", 0o755);
-            mount::mount(dev_path.as_cstr(), c"persist", Some(fstype.as_cstr()), MS_SILENT, None).map_err(|_| &b"cannot mount the device read-write"[..])?;
+            mount_device(&mut boot.devices, i, sb.fstype, c"persist", 0).map_err(|_| &b"cannot mount the device read-write"[..])?;
             b"persist"
         }
     };
     let rel = located.path.strip_prefix(b"/").unwrap_or(located.path);
-    let place = Path::from_parts(&[base, if rel.is_empty() { b"" } else { b"/" }, rel]).map_err(|_| &b"path too long"[..])?;
+    let mut place = Path::new();
+    set_path(&mut place, &[base]).map_err(|_| &b"path too long"[..])?;
+    // A directory must live on a filesystem that can hold overlayfs's upper layer.
+    let non_posix = fs::statfs_magic_path(place.as_cstr()).is_ok_and(|m| NON_POSIX_MAGICS.contains(&m));
+    if !rel.is_empty() {
+        place.push(b"/").and_then(|p| p.push(rel)).map_err(|_| &b"path too long"[..])?;
+    }
     if fs::stat(place.as_cstr()).is_ok_and(|st| fs::file_type(&st) == FileType::File) {
         // An image file (ext4 on FAT/exFAT/NTFS media).
-        let fd = fs::open(place.as_cstr(), O_RDWR).map_err(|_| &b"cannot open the image read-write"[..])?;
-        let mut head = [0u8; 2048];
-        let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
-        let sb = superblock::probe(&head[..n]).ok_or(&b"the image holds no known filesystem"[..])?;
-        let fstype = fs_driver(boot, sb.fstype);
-        return mount_loop(fd.fd(), c"changes", fstype.as_cstr(), false).map_err(|_| &b"cannot mount the image"[..]);
+        return mount_image(Fd::CWD, place.as_cstr(), c"changes", Image::Changes, &mut boot.devices.modules).map_err(|e| match e {
+            ImageError::Open(_) => &b"cannot open the image read-write"[..],
+            ImageError::NotImage => b"the image holds no known filesystem",
+            ImageError::Mkdir(_) | ImageError::Mount(_) => b"cannot mount the image",
+        });
     }
-    // A directory: it must live on a filesystem that can hold overlayfs's upper layer.
-    let base = Path::from_parts(&[base]).map_err(|_| &b"path too long"[..])?;
-    if fs::statfs_magic_path(base.as_cstr()).is_ok_and(|m| NON_POSIX_MAGICS.contains(&m)) {
+    if non_posix {
         return Err(b"the filesystem cannot hold a changes dir (FAT/NTFS/exFAT); use changes=/path/file.img");
     }
     fs::mkdir(place.as_cstr(), 0o755).map_err(|e| if e == Errno::ROFS { &b"read-only filesystem"[..] } else { &b"cannot create the directory"[..] })?;
@@ -528,10 +593,10 @@ const NON_POSIX_MAGICS: [u64; 4] = [0x4d44, 0x2011_BAB0, 0x7366_746e, 0x5346_544
 fn mount_union(mounted: usize) -> Result<(), Reported> {
     // Layers by the short numbered links (l/N → ../bundles/NAME): 500 layers then fit in
     // mount(2)'s one page of options, which old kernels without `lowerdir+` need.
-    fs::chdir(c"l").map_err(|e| report(b"chdir", b"l", e))?;
-    let mut opts = PathBuf::<4096>::from_parts(&[b"lowerdir="]).unwrap_or_default();
+    enter(c"l")?;
+    let mut opts = PathBuf::<4096>::new();
     let mut digits = [0u8; 20];
-    let mut ok = true;
+    let mut ok = opts.push(b"lowerdir=").is_ok();
     for k in (0..mounted).rev() {
         ok &= opts.push(out::format_u64(k as u64, &mut digits)).is_ok();
         ok &= opts.push(if k > 0 { b":" } else { b",upperdir=/live/memory/changes/changes,workdir=/live/memory/changes/workdir" }).is_ok();
@@ -539,28 +604,20 @@ fn mount_union(mounted: usize) -> Result<(), Reported> {
     let result = if ok { mount::mount(c"overlay", c"../union", Some(c"overlay"), 0, Some(opts.as_cstr())) } else { Err(Errno::TOOBIG) };
     let _ = fs::chdir(c"..");
     result.map_err(|e| {
-        let mut line = Line::err();
-        line.s(b"mount overlay on /live/memory/union: ").errno(e);
-        if e == Errno::NODEV {
-            line.s(b" (overlay module missing from the image?)");
-        }
-        line.emit();
+        let hint: &[u8] = if e == Errno::NODEV { b" (overlay module missing from the image?)" } else { b"" };
+        error!("mount overlay on /live/memory/union: %e%s", hint; e);
         Reported
     })
 }
 
-/// Copies the data dir's `rootcopy/` over the union: files, dirs, links, modes, owners, times.
-fn copy_rootcopy(data: &Path) {
-    let Ok(src) = Path::from_parts(&[data.as_bytes(), b"/rootcopy"]) else { return };
-    let Ok(src_fd) = fs::open(src.as_cstr(), O_RDONLY | O_DIRECTORY) else { return };
-    let Ok(dst_fd) = fs::open(c"union", O_RDONLY | O_DIRECTORY) else { return };
+/// Copies the data dir's `rootcopy/` over the directory `dst`: files, dirs, links, modes,
+/// owners, times. How many entries could not be copied; None without a rootcopy.
+fn copy_rootcopy(data: Fd, dst: &CStr) -> Option<u32> {
+    let src_fd = fs::openat(data, c"rootcopy", O_RDONLY | O_DIRECTORY, 0).ok()?;
+    let dst_fd = fs::open(dst, O_RDONLY | O_DIRECTORY).ok()?;
     let mut errors = 0u32;
     copy_tree(src_fd.fd(), dst_fd.fd(), 0, &mut errors);
-    if errors > 0 {
-        Line::warn().s(b"rootcopy: ").n(errors as u64).s(b" entries could not be copied").emit();
-    } else {
-        out::stage(b"live: rootcopy applied");
-    }
+    Some(errors)
 }
 
 /// Copies the tree under `src` into `dst`, keeping metadata, never following symlinks.
@@ -583,16 +640,15 @@ fn copy_tree(src: Fd, dst: Fd, depth: u32, errors: &mut u32) {
                 copy_tree(s.fd(), d.fd(), depth + 1, errors);
                 fs::fchmod(d.fd(), st.st_mode & 0o7777)
             })(),
-            FileType::File => copy_file(src, name, dst, name).and_then(|_| {
-                let d = fs::openat(dst, name, O_RDONLY | fs::O_NOFOLLOW, 0)?;
-                fs::fchmod(d.fd(), st.st_mode & 0o7777)
-            }),
+            // copy_file gives it the source's mode.
+            FileType::File => copy_file(src, name, dst, name).map(|_| ()),
             FileType::Symlink => (|| {
+                // The last byte stays 0: it ends the target (a link target holds no NUL).
                 let mut buf = [0u8; 1024];
-                let target = fs::readlinkat(src, name, &mut buf[..1023])?;
-                let target = PathBuf::<1024>::from_parts(&[target])?;
+                fs::readlinkat(src, name, &mut buf[..1023])?;
+                let target = CStr::from_bytes_until_nul(&buf).map_err(|_| Errno::NAMETOOLONG)?;
                 let _ = fs::unlinkat(dst, name, 0);
-                fs::symlinkat(target.as_cstr(), dst, name)
+                fs::symlinkat(target, dst, name)
             })(),
             _ => Err(Errno::NOTSUP),
         };
@@ -602,7 +658,7 @@ fn copy_tree(src: Fd, dst: Fd, depth: u32, errors: &mut u32) {
         });
         if let Err(err) = meta {
             *errors += 1;
-            Line::warn().s(b"rootcopy ").s(e.name()).s(b": ").errno(err).emit();
+            warning!("rootcopy %s: %e", e.name(); err);
         }
     }
 }
@@ -610,7 +666,8 @@ fn copy_tree(src: Fd, dst: Fd, depth: u32, errors: &mut u32) {
 /// Copies one regular file's bytes (created or truncated) inside the kernel.
 fn copy_file(src_dir: Fd, src: &CStr, dst_dir: Fd, dst: &CStr) -> Result<u64, Errno> {
     let from = fs::openat(src_dir, src, O_RDONLY, 0)?;
-    let size = fs::fstat(from.fd())?.st_size as u64;
+    let st = fs::fstat(from.fd())?;
+    let size = st.st_size as u64;
     let _ = fs::unlinkat(dst_dir, dst, 0);
     let to = fs::openat(dst_dir, dst, fs::O_WRONLY | fs::O_CREAT | fs::O_TRUNC | fs::O_NOFOLLOW, 0o600)?;
     let mut done = 0u64;
@@ -621,43 +678,46 @@ fn copy_file(src_dir: Fd, src: &CStr, dst_dir: Fd, dst: &CStr) -> Result<u64, Er
         }
         done += n as u64;
     }
-    let mode = fs::fstat(from.fd())?.st_mode & 0o7777;
-    fs::fchmod(to.fd(), mode)?;
+    fs::fchmod(to.fd(), st.st_mode & 0o7777)?;
     Ok(done)
 }
 
-/// toram: copies the bundles and rootcopy into `toram` when they fit in RAM.
-fn copy_to_ram(data: &Path, bundles: &Bundles) -> Result<(), ()> {
-    let file = |root: &[u8], c: &Candidate| Path::from_parts(&[root, b"/", c.place.subdir(), bundles.name(c)]);
+/// toram: copies the bundles and rootcopy into `toram` when they fit in RAM; whether it did.
+fn copy_to_ram(data: Fd, bundles: &Bundles) -> bool {
     let chosen = &bundles.items[..bundles.count.min(MAX_BUNDLES)];
+    let mut file = Path::new();
     let mut total = 0u64;
     for c in chosen {
-        if let Ok(p) = file(data.as_bytes(), c) {
-            total += fs::stat(p.as_cstr()).map_or(0, |st| st.st_size as u64);
+        if bundles.rel_path(c, &mut file).is_ok() {
+            total += fs::statat(data, file.as_cstr(), 0).map_or(0, |st| st.st_size as u64);
         }
     }
     let free = process::memory().map_or(0, |(free, _)| free);
     if total + TORAM_RESERVE > free {
-        Line::warn().s(b"toram: bundles need ").n(total >> 20).s(b" MiB, only ").n(free >> 20).s(b" MiB free; running from the boot media").emit();
-        return Err(());
+        let mut digits = [0u8; 20];
+        warning!("toram: bundles need %n MiB, only %s MiB free; running from the boot media", out::format_u64(free >> 20, &mut digits); total >> 20);
+        return false;
     }
     let _ = mkdirs(&[c"toram/modules", c"toram/optional", c"toram/rootcopy"]);
+    let toram = match fs::open(c"toram", O_RDONLY | O_DIRECTORY) {
+        Ok(fd) => fd,
+        Err(e) => {
+            report(b"open", b"toram", e);
+            return false;
+        }
+    };
     for c in chosen {
-        if let (Ok(from), Ok(to)) = (file(data.as_bytes(), c), file(b"toram", c)) {
-            if let Err(e) = copy_file(Fd::CWD, from.as_cstr(), Fd::CWD, to.as_cstr()) {
+        if bundles.rel_path(c, &mut file).is_ok() {
+            if let Err(e) = copy_file(data, file.as_cstr(), toram.fd(), file.as_cstr()) {
                 report(b"toram: copy", bundles.name(c), e);
-                return Err(());
+                return false;
             }
         }
     }
     // rootcopy comes along so the media can go.
-    if let Ok(src) = Path::from_parts(&[data.as_bytes(), b"/rootcopy"]) {
-        if let (Ok(s), Ok(d)) = (fs::open(src.as_cstr(), O_RDONLY | O_DIRECTORY), fs::open(c"toram/rootcopy", O_RDONLY | O_DIRECTORY)) {
-            copy_tree(s.fd(), d.fd(), 0, &mut 0);
-        }
-    }
-    Line::info().s(b"toram: copied ").n(total.div_ceil(1024)).s(b" KiB of bundles to RAM").emit();
-    Ok(())
+    copy_rootcopy(data, c"toram/rootcopy");
+    info!("toram: copied %n KiB of bundles to RAM"; total.div_ceil(1024));
+    true
 }
 
 /// /live becomes `/` (move + chroot), then `pivot_root` puts the union at `/` and /live at
@@ -666,7 +726,7 @@ fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
     let (old_root, old_dev) = switch::open_old_root()?;
     out::stage(b"live: switching root");
     root::report_peak_memory();
-    for d in [c"union/dev", c"union/proc", c"union/sys", c"union/run"] {
+    for &d in &[c"union/dev", c"union/proc", c"union/sys", c"union/run"] {
         let _ = fs::mkdir(d, 0o755);
     }
     switch::make_private();
@@ -674,9 +734,9 @@ fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
     switch::enter_root(c"/live")?;
     // Now /live is `/`; the union sits at /memory/union and /run inside it.
     let _ = fs::mkdir(c"/memory/union/run/initramfs", 0o755);
-    fs::chdir(c"/memory/union").map_err(|e| report(b"chdir", b"/memory/union", e))?;
+    enter(c"/memory/union")?;
     mount::pivot_root(c".", c"run/initramfs").map_err(|e| report(b"pivot_root into", b"/memory/union", e))?;
-    fs::chdir(c"/").map_err(|e| report(b"chdir", b"/", e))?;
+    enter(c"/")?;
     switch::delete_tree(old_root.fd(), old_dev, 0);
     drop(old_root);
     switch::reopen_console();

@@ -23,7 +23,7 @@
 //! data device, busy with the loop devices of the bundles until the union is gone). What
 //! still resists is named, remounted read-only and detached (MNT_DETACH). Then loop devices
 //! are released (LOOP_CLR_FD), everything synced, reboot(2).
-use crate::out::{self, Line};
+use crate::out::{self, info, warning};
 use crate::parse::mountinfo::{self, MountEntry, Node};
 use crate::stage::switch;
 use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
@@ -83,25 +83,20 @@ pub fn run(args: StartArgs) -> ! {
         return_to_initramfs();
     }
     out::open_kmsg();
-    let mut line = Line::info();
-    line.s(b"shutdown: ").s(verb.0);
-    if pivot {
-        line.s(b", back in /run/initramfs");
-    }
-    line.emit();
+    info!("shutdown: %s%s", verb.0, if pivot { b", back in /run/initramfs" } else { b"" });
     let mut buf = [0u8; MOUNTINFO_MAX];
     let done = take_down(&mut System, &mut buf);
     // Loop devices whose filesystem went with the last passes.
     System.detach_loops();
     fs::sync();
-    let mut line = Line::info();
-    line.s(b"shutdown: unmounted ").n(done.unmounted.into());
+    let ms = process::boottime_ms() - start;
+    let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
+    let unmounted = out::format_u64(done.unmounted.into(), &mut a);
     if done.left == 0 {
-        line.s(b", none left");
+        info!("shutdown: unmounted %s, none left in %n ms", unmounted; ms);
     } else {
-        line.s(b", ").n(done.left.into()).s(b" detached");
+        info!("shutdown: unmounted %s, %s detached in %n ms", unmounted, out::format_u64(done.left.into(), &mut b); ms);
     }
-    line.s(b" in ").n(process::boottime_ms() - start).s(b" ms").emit();
     finish(verb)
 }
 
@@ -110,7 +105,7 @@ fn finish(verb: (&[u8], RebootCmd)) -> ! {
     let mut cmd = verb.1;
     let mut buf = [0u8; 4];
     if cmd == RebootCmd::Kexec && fs::read_file(Fd::CWD, c"/sys/kernel/kexec_loaded", &mut buf).ok() != Some(b"1\n") {
-        Line::info().s(b"shutdown: no kexec kernel loaded; rebooting").emit();
+        info!("shutdown: no kexec kernel loaded; rebooting");
         cmd = RebootCmd::Restart;
     }
     let e = process::reboot(cmd);
@@ -123,12 +118,13 @@ fn finish(verb: (&[u8], RebootCmd)) -> ! {
 /// Stops the other processes as systemd does before it hands over: SIGTERM (and SIGCONT,
 /// for stopped ones), up to 1 s to exit, then SIGKILL and up to 0.5 s.
 fn stop_processes() {
-    for (sig, wait_ms) in [(process::SIGTERM, 1000), (process::SIGKILL, 500)] {
+    // The signal's number as text too: a message takes one number argument.
+    for (sig, name, wait_ms) in [(process::SIGTERM, &b"15"[..], 1000), (process::SIGKILL, b"9", 500)] {
         let n = signal_others(sig);
         if n == 0 {
             return;
         }
-        Line::info().s(b"shutdown: signal ").n(sig.into()).s(b" to ").n(n.into()).s(b" processes").emit();
+        info!("shutdown: signal %s to %n processes", name; n);
         let _ = signal_others(process::SIGCONT);
         let mut waited = 0;
         while waited < wait_ms && signal_others(0) > 0 {
@@ -244,7 +240,7 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
                 }
                 Err(err) if last => {
                     done.left += 1;
-                    Line::warn().s(b"shutdown: umount ").s(path.as_bytes()).s(b": ").errno(err).s(b"; detaching it").emit();
+                    warning!("shutdown: umount %s: %e; detaching it", path.as_bytes(); err);
                     if let Err(err) = ops.umount(path.as_cstr(), MNT_DETACH) {
                         crate::report(b"shutdown: detach", path.as_bytes(), err);
                     }
@@ -294,7 +290,7 @@ fn writable_device(e: &MountEntry) -> bool {
 /// and read-only, and stay quiet.
 fn announce(e: &MountEntry, path: &Path) {
     if e.source.starts_with(b"/dev/") && e.fstype != b"squashfs" && e.fstype != b"erofs" {
-        Line::info().s(b"shutdown: unmounted ").s(path.as_bytes()).s(b" (").s(e.source).s(b")").emit();
+        info!("shutdown: unmounted %s (%s)", path.as_bytes(), e.source);
     }
 }
 

@@ -28,18 +28,37 @@ pub struct MountEntry<'a> {
 
 /// Parses one line; `None` if any required field is missing or not a number.
 pub fn parse_line(line: &[u8]) -> Option<MountEntry<'_>> {
-    let mut f = line.split(|&c| c == b' ' || c == b'\n').filter(|s| !s.is_empty());
+    let f = &mut Fields(line);
     let id = parse_u32(f.next()?)?;
     let parent_id = parse_u32(f.next()?)?;
     let dev = f.next()?;
     let colon = dev.iter().position(|&c| c == b':')?;
-    let major = parse_u32(dev.get(..colon)?)?;
-    let minor = parse_u32(dev.get(colon + 1..)?)?;
+    let (major, minor) = dev.split_at(colon);
+    let (major, minor) = (parse_u32(major)?, parse_u32(&minor[1..])?);
     let (root, mount_point, options) = (f.next()?, f.next()?, f.next()?);
     // Optional fields (`shared:1`, `master:2`, …) run up to a lone `-`.
-    f.find(|s| *s == b"-")?;
+    while f.next()? != b"-" {}
     let (fstype, source, super_options) = (f.next()?, f.next()?, f.next()?);
     Some(MountEntry { id, parent_id, major, minor, root, mount_point, options, fstype, source, super_options })
+}
+
+/// The fields of a line: runs of bytes between spaces (or newlines).
+struct Fields<'a>(&'a [u8]);
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a [u8];
+
+    // One call per field rather than a split-and-filter adapter inlined at each.
+    #[inline(never)]
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let sep = |c: &u8| *c == b' ' || *c == b'\n';
+        let start = self.0.iter().position(|c| !sep(c))?;
+        let rest = &self.0[start..];
+        let len = rest.iter().position(sep).unwrap_or(rest.len());
+        let (field, rest) = rest.split_at(len);
+        self.0 = rest;
+        Some(field)
+    }
 }
 
 /// The well-formed entries of a mountinfo text, in file order (oldest mount first);
@@ -54,16 +73,18 @@ pub fn unescape<'o>(raw: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
     let mut n = 0;
     let mut i = 0;
     while let Some(&c) = raw.get(i) {
-        let octal = raw.get(i + 1..i + 4).and_then(|d| {
-            d.iter().try_fold(0u32, |v, &x| (b'0'..=b'7').contains(&x).then(|| v * 8 + u32::from(x - b'0')))
-        });
-        let (byte, used) = match (c, octal.and_then(|v| u8::try_from(v).ok())) {
-            (b'\\', Some(b)) => (b, 4),
-            _ => (c, 1),
-        };
+        let mut byte = c;
+        i += 1;
+        if let (b'\\', Some(&[a, b, d])) = (c, raw.get(i..i + 3)) {
+            // At most `\377`: a byte.
+            let digits = [a.wrapping_sub(b'0'), b.wrapping_sub(b'0'), d.wrapping_sub(b'0')];
+            if digits[0] < 4 && digits[1] < 8 && digits[2] < 8 {
+                byte = digits[0] << 6 | digits[1] << 3 | digits[2];
+                i += 3;
+            }
+        }
         *out.get_mut(n)? = byte;
         n += 1;
-        i += used;
     }
     out.get(..n)
 }

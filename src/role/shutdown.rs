@@ -34,7 +34,7 @@ use crate::sys::{loopdev, Errno, PathBuf};
 use core::ffi::CStr;
 
 /// The verbs systemd passes, and what reboot(2) is asked for each.
-const VERBS: [(&[u8], RebootCmd); 5] = [
+static VERBS: [(&[u8], RebootCmd); 5] = [
     (b"poweroff", RebootCmd::PowerOff),
     (b"reboot", RebootCmd::Restart),
     (b"halt", RebootCmd::Halt),
@@ -43,6 +43,10 @@ const VERBS: [(&[u8], RebootCmd); 5] = [
     // systemd's `exit` ends a container with --exit-code; a machine powers off.
     (b"exit", RebootCmd::PowerOff),
 ];
+
+/// How the other processes are stopped: each signal (its number as text too, as a message
+/// takes one number argument) and how long to wait for them to exit.
+static STOP_SIGNALS: [(u32, &[u8], u32); 2] = [(process::SIGTERM, b"15", 1000), (process::SIGKILL, b"9", 500)];
 
 /// Unmount passes before the last one: a pass that changes nothing (after moving mounts
 /// aside) ends them sooner, so this only bounds pathological cases.
@@ -54,7 +58,7 @@ const MAX_MOUNTS: usize = 1024;
 
 /// API filesystems of the old root moved into the initramfs after our own pivot (or mounted
 /// afresh if that fails): mountinfo, loop devices and the console live there.
-const API: [(&CStr, &CStr, &CStr); 3] = [
+static API: [(&CStr, &CStr, &CStr); 3] = [
     (c"/oldroot/proc", c"/proc", c"proc"),
     (c"/oldroot/sys", c"/sys", c"sysfs"),
     (c"/oldroot/dev", c"/dev", c"devtmpfs"),
@@ -69,10 +73,11 @@ pub fn run(args: StartArgs) -> ! {
     // The verb is the first argument that names one: options (`--timeout=…`,
     // `--log-level …`) and their values are ignored, as the protocol allows.
     // No verb at all: power off.
-    let verb = (1..args.len())
-        .find_map(|i| VERBS.iter().find(|v| args.arg(i).is_some_and(|a| a.to_bytes() == v.0)))
-        .copied()
-        .unwrap_or(VERBS[0]);
+    let mut verb = &VERBS[0];
+    for i in (1..args.len()).rev() {
+        let arg = args.arg(i).map_or(&b""[..], CStr::to_bytes);
+        verb = VERBS.iter().find(|v| v.0 == arg).unwrap_or(verb);
+    }
     // Under systemd, /oldroot is the old root, mounted; anywhere else it is missing or a
     // plain directory, and we are still in the real root.
     let pivot = !switch::is_mount_point(c"/oldroot").unwrap_or(false);
@@ -101,7 +106,7 @@ pub fn run(args: StartArgs) -> ! {
 }
 
 /// reboot(2) for the verb; never returns.
-fn finish(verb: (&[u8], RebootCmd)) -> ! {
+fn finish(verb: &(&[u8], RebootCmd)) -> ! {
     let mut cmd = verb.1;
     let mut buf = [0u8; 4];
     if cmd == RebootCmd::Kexec && fs::read_file(Fd::CWD, c"/sys/kernel/kexec_loaded", &mut buf).ok() != Some(b"1\n") {
@@ -118,8 +123,7 @@ fn finish(verb: (&[u8], RebootCmd)) -> ! {
 /// Stops the other processes as systemd does before it hands over: SIGTERM (and SIGCONT,
 /// for stopped ones), up to 1 s to exit, then SIGKILL and up to 0.5 s.
 fn stop_processes() {
-    // The signal's number as text too: a message takes one number argument.
-    for (sig, name, wait_ms) in [(process::SIGTERM, &b"15"[..], 1000), (process::SIGKILL, b"9", 500)] {
+    for &(sig, name, wait_ms) in STOP_SIGNALS.iter() {
         let n = signal_others(sig);
         if n == 0 {
             return;
@@ -173,7 +177,7 @@ fn return_to_initramfs() {
         return;
     }
     let _ = fs::chdir(c"/");
-    for (from, to, fstype) in API {
+    for &(from, to, fstype) in API.iter() {
         if mount::mount(from, to, None, MS_MOVE, None).is_err() {
             if let Err(e) = mount::mount(fstype, to, Some(fstype), 0, None) {
                 crate::report(b"shutdown: mount", to.to_bytes(), e);

@@ -150,7 +150,7 @@ fn signal_others(sig: u32) -> u32 {
         let Some(pid) = crate::parse::cmdline::parse_u32(e.name()) else { continue };
         let Ok(path) = Path::from_parts(&[b"/proc/", e.name(), b"/cmdline"]) else { continue };
         let mut first = [0u8; 1];
-        let alive = fs::read_file(Fd::CWD, path.as_cstr(), &mut first).is_ok_and(|c| c != b"" && c != b"@");
+        let alive = matches!(fs::read_file(Fd::CWD, path.as_cstr(), &mut first), Ok([c]) if *c != b'@');
         if pid > 1 && pid != me && alive {
             n += 1;
             // ESRCH: it has just gone.

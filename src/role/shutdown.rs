@@ -143,21 +143,39 @@ fn stop_processes() {
 /// Kernel threads and zombies have an empty cmdline and are not counted (`kill(-1)` would
 /// count kernel threads, so it cannot tell when everyone is gone).
 fn signal_others(sig: u32) -> u32 {
-    let Ok(mut dir) = Dir::open(c"/proc") else { return 0 };
     let me = process::getpid();
     let mut n = 0;
-    while let Ok(Some(e)) = dir.next_entry() {
-        let Some(pid) = crate::parse::cmdline::parse_u32(e.name()) else { continue };
-        let Ok(path) = Path::from_parts(&[b"/proc/", e.name(), b"/cmdline"]) else { continue };
+    // Entries that are not processes have no cmdline, or a name that is not a number.
+    for_each_opened(c"/proc", b"", b"/proc/", b"/cmdline", &mut |name, cmdline| {
         let mut first = [0u8; 1];
-        let alive = matches!(fs::read_file(Fd::CWD, path.as_cstr(), &mut first), Ok([c]) if *c != b'@');
-        if pid > 1 && pid != me && alive {
-            n += 1;
-            // ESRCH: it has just gone.
-            let _ = process::kill(pid as i32, sig);
+        let alive = fs::read_full(cmdline, &mut first) == Ok(1) && first[0] != b'@';
+        match crate::parse::cmdline::parse_u32(name) {
+            Some(pid) if pid > 1 && pid != me && alive => {
+                n += 1;
+                // ESRCH: it has just gone.
+                let _ = process::kill(pid as i32, sig);
+            }
+            _ => {}
+        }
+    });
+    n
+}
+
+/// Opens `into` + NAME + `suffix` read-only for each entry NAME of directory `dir` that
+/// starts with `prefix`, and hands the name and the descriptor to `f`: one copy of the
+/// directory walk for the process and the loop device scans.
+#[inline(never)]
+fn for_each_opened(dir: &CStr, prefix: &[u8], into: &[u8], suffix: &[u8], f: &mut dyn FnMut(&[u8], Fd)) {
+    let Ok(mut dir) = Dir::open(dir) else { return };
+    while let Ok(Some(e)) = dir.next_entry() {
+        if !e.name().starts_with(prefix) {
+            continue;
+        }
+        let Ok(path) = Path::from_parts(&[into, e.name(), suffix]) else { continue };
+        if let Ok(fd) = fs::open(path.as_cstr(), O_RDONLY) {
+            f(e.name(), fd.fd());
         }
     }
-    n
 }
 
 /// Does for a non-systemd init what systemd-shutdown does before exec'ing us: the initramfs
@@ -331,18 +349,11 @@ impl Ops for System {
     }
 
     fn detach_loops(&mut self) {
-        let Ok(mut dir) = Dir::open(c"/sys/block") else { return };
-        while let Ok(Some(e)) = dir.next_entry() {
-            if !e.name().starts_with(b"loop") {
-                continue;
-            }
-            let Ok(dev) = Path::from_parts(&[b"/dev/", e.name()]) else { continue };
-            if let Ok(fd) = fs::open(dev.as_cstr(), O_RDONLY) {
-                // ENXIO: not attached. A device still mounted is only marked autoclear
-                // (it goes with its filesystem): nothing to report either way.
-                let _ = loopdev::detach(fd.fd());
-            }
-        }
+        for_each_opened(c"/sys/block", b"loop", b"/dev/", b"", &mut |_, dev| {
+            // ENXIO: not attached. A device still mounted is only marked autoclear (it goes
+            // with its filesystem): nothing to report either way.
+            let _ = loopdev::detach(dev);
+        });
     }
 }
 

@@ -7,6 +7,12 @@
 use super::bytes::strip_prefix;
 use super::cmdline::parse_u32;
 
+/// The pieces of `s` between `sep` bytes. One closure type for every separator: the
+/// binary carries one copy of the splitting code.
+fn split_on(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+    s.split(move |&c| c == sep)
+}
+
 /// One mount, fields as the kernel wrote them (spaces in paths appear as `\040`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
@@ -64,7 +70,7 @@ impl<'a> Iterator for Fields<'a> {
 /// The well-formed entries of a mountinfo text, in file order (oldest mount first);
 /// garbled lines are skipped, so one bad line cannot stop a shutdown.
 pub fn entries(text: &[u8]) -> impl Iterator<Item = MountEntry<'_>> {
-    text.split(|&c| c == b'\n').filter_map(parse_line)
+    split_on(text, b'\n').filter_map(parse_line)
 }
 
 /// Decodes the kernel's `\ooo` escapes (space, tab, newline, backslash) into `out`;
@@ -91,7 +97,7 @@ pub fn unescape<'o>(raw: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
 
 /// Whether a comma-separated option list holds `name` exactly (`ro`, not `errors=remount-ro`).
 pub fn has_option(list: &[u8], name: &[u8]) -> bool {
-    list.split(|&c| c == b',').any(|o| o == name)
+    split_on(list, b',').any(|o| o == name)
 }
 
 /// Whether `path` is `prefix` or below it, by whole components: `/oldroot` holds
@@ -122,18 +128,20 @@ pub struct Node {
 /// at the root that the take-down itself uses: /proc (mountinfo), /dev (loop devices, the
 /// console), /sys (the loop list). Their twins under /oldroot are taken down.
 pub fn kept_at_shutdown(mount_point: &[u8]) -> bool {
-    mount_point == b"/" || [&b"/proc"[..], b"/sys", b"/dev"].iter().any(|p| is_under(mount_point, p))
+    // By the first component: `/proc/x` is kept, `/procx` is not.
+    let mut components = split_on(mount_point, b'/');
+    mount_point == b"/" || components.next() == Some(b"") && matches!(components.next(), Some(b"proc" | b"sys" | b"dev"))
 }
 
 /// Path components of a (raw, escaped) mount point; escapes never hold a `/`.
 pub fn depth(path: &[u8]) -> u32 {
-    path.split(|&c| c == b'/').filter(|s| !s.is_empty()).count() as u32
+    split_on(path, b'/').filter(|s| !s.is_empty()).count() as u32
 }
 
 /// The mount whose line starts at byte `line` of `text`.
 pub fn entry_at(text: &[u8], line: u32) -> Option<MountEntry<'_>> {
     let rest = text.get(line as usize..)?;
-    parse_line(rest.split(|&c| c == b'\n').next()?)
+    parse_line(split_on(rest, b'\n').next()?)
 }
 
 /// The take-down order of a mountinfo text: every mount not [`kept_at_shutdown`], deepest
@@ -144,7 +152,7 @@ pub fn entry_at(text: &[u8], line: u32) -> Option<MountEntry<'_>> {
 pub fn takedown_plan(text: &[u8], out: &mut [Node]) -> usize {
     let mut n = 0;
     let mut start = 0usize;
-    for line in text.split(|&c| c == b'\n') {
+    for line in split_on(text, b'\n') {
         let at = start;
         start += line.len() + 1;
         let Some(e) = parse_line(line) else { continue };

@@ -34,7 +34,9 @@ pub struct MountEntry<'a> {
 
 /// Parses one line; `None` if any required field is missing or not a number.
 pub fn parse_line(line: &[u8]) -> Option<MountEntry<'_>> {
-    let f = &mut Fields(line);
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    // One space between fields, as the kernel writes them: an empty source stays a field.
+    let f = &mut split_on(line, b' ');
     let id = parse_u32(f.next()?)?;
     let parent_id = parse_u32(f.next()?)?;
     let dev = f.next()?;
@@ -48,24 +50,6 @@ pub fn parse_line(line: &[u8]) -> Option<MountEntry<'_>> {
     Some(MountEntry { id, parent_id, major, minor, root, mount_point, options, fstype, source, super_options })
 }
 
-/// The fields of a line: runs of bytes between spaces (or newlines).
-struct Fields<'a>(&'a [u8]);
-
-impl<'a> Iterator for Fields<'a> {
-    type Item = &'a [u8];
-
-    // One call per field rather than a split-and-filter adapter inlined at each.
-    #[inline(never)]
-    fn next(&mut self) -> Option<&'a [u8]> {
-        let sep = |c: &u8| *c == b' ' || *c == b'\n';
-        let start = self.0.iter().position(|c| !sep(c))?;
-        let rest = &self.0[start..];
-        let len = rest.iter().position(sep).unwrap_or(rest.len());
-        let (field, rest) = rest.split_at(len);
-        self.0 = rest;
-        Some(field)
-    }
-}
 
 /// The well-formed entries of a mountinfo text, in file order (oldest mount first);
 /// garbled lines are skipped, so one bad line cannot stop a shutdown.
@@ -212,6 +196,9 @@ mod tests {
         assert_eq!(many.fstype, b"tmpfs");
         let none = parse_line(b"1 2 0:5 / /x ro - tmpfs none rw").unwrap();
         assert_eq!(none.options, b"ro");
+        // mount("", "/y", "tmpfs", ...): the kernel writes the empty source as is.
+        let empty = parse_line(b"3 2 0:6 / /y rw - tmpfs  rw,size=8k").unwrap();
+        assert_eq!((empty.source, empty.super_options), (&b""[..], &b"rw,size=8k"[..]));
     }
 
     #[test]

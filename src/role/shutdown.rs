@@ -185,16 +185,14 @@ fn return_to_initramfs() {
     // pivot_root and MS_MOVE refuse shared mounts.
     switch::make_private();
     let _ = fs::mkdir(c"/run/initramfs/oldroot", 0o755);
-    if let Err(e) = fs::chdir(c"/run/initramfs") {
-        crate::report(b"shutdown: chdir", b"/run/initramfs", e);
-        return;
-    }
-    if let Err(e) = mount::pivot_root(c".", c"oldroot") {
-        crate::report(b"shutdown: pivot_root into", b"/run/initramfs", e);
-        let _ = fs::chdir(c"/");
-        return;
-    }
+    let pivoted = fs::chdir(c"/run/initramfs")
+        .map_err(|e| (&b"shutdown: chdir"[..], e))
+        .and_then(|()| mount::pivot_root(c".", c"oldroot").map_err(|e| (&b"shutdown: pivot_root into"[..], e)));
     let _ = fs::chdir(c"/");
+    if let Err((what, e)) = pivoted {
+        crate::report(what, b"/run/initramfs", e);
+        return;
+    }
     for &(from, to, fstype) in API.iter() {
         if mount::mount(from, to, None, MS_MOVE, None).is_err() {
             if let Err(e) = mount::mount(fstype, to, Some(fstype), 0, None) {

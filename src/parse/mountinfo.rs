@@ -119,7 +119,14 @@ pub fn kept_at_shutdown(mount_point: &[u8]) -> bool {
 
 /// Path components of a (raw, escaped) mount point; escapes never hold a `/`.
 pub fn depth(path: &[u8]) -> u32 {
-    split_on(path, b'/').filter(|s| !s.is_empty()).count() as u32
+    // A component starts at each byte that is not a `/` but follows one.
+    let mut n = 0;
+    let mut prev = b'/';
+    for &c in path {
+        n += u32::from(prev == b'/' && c != b'/');
+        prev = c;
+    }
+    n
 }
 
 /// The mount whose line starts at byte `line` of `text`.

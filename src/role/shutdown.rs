@@ -185,12 +185,14 @@ fn return_to_initramfs() {
     // pivot_root and MS_MOVE refuse shared mounts.
     switch::make_private();
     let _ = fs::mkdir(c"/run/initramfs/oldroot", 0o755);
-    let pivoted = fs::chdir(c"/run/initramfs")
+    let initramfs = c"/run/initramfs";
+    let pivoted = fs::chdir(initramfs)
         .map_err(|e| (&b"shutdown: chdir"[..], e))
         .and_then(|()| mount::pivot_root(c".", c"oldroot").map_err(|e| (&b"shutdown: pivot_root into"[..], e)));
     let _ = fs::chdir(c"/");
     if let Err((what, e)) = pivoted {
-        crate::report(what, b"/run/initramfs", e);
+        // The name shares the path's bytes.
+        crate::report(what, initramfs.to_bytes(), e);
         return;
     }
     for &(from, to, fstype) in API.iter() {
@@ -319,8 +321,9 @@ struct System;
 
 impl Ops for System {
     fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> &'b [u8] {
-        fs::read_file(Fd::CWD, c"/proc/self/mountinfo", buf).unwrap_or_else(|e| {
-            crate::report(b"shutdown: read", b"/proc/self/mountinfo", e);
+        let path = c"/proc/self/mountinfo";
+        fs::read_file(Fd::CWD, path, buf).unwrap_or_else(|e| {
+            crate::report(b"shutdown: read", path.to_bytes(), e);
             &[]
         })
     }

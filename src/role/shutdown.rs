@@ -168,12 +168,13 @@ fn signal_others(sig: u32) -> u32 {
 fn for_each_opened(dir: &CStr, prefix: &[u8], into: &[u8], suffix: &[u8], f: &mut dyn FnMut(&[u8], Fd)) {
     let Ok(mut dir) = Dir::open(dir) else { return };
     while let Ok(Some(e)) = dir.next_entry() {
-        if !e.name().starts_with(prefix) {
+        let name = e.name();
+        if !name.starts_with(prefix) {
             continue;
         }
-        let Ok(path) = Path::from_parts(&[into, e.name(), suffix]) else { continue };
+        let Ok(path) = Path::from_parts(&[into, name, suffix]) else { continue };
         if let Ok(fd) = fs::open(path.as_cstr(), O_RDONLY) {
-            f(e.name(), fd.fd());
+            f(name, fd.fd());
         }
     }
 }

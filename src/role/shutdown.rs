@@ -73,11 +73,10 @@ pub fn run(args: StartArgs) -> ! {
     // The verb is the first argument that names one: options (`--timeout=…`,
     // `--log-level …`) and their values are ignored, as the protocol allows.
     // No verb at all: power off.
-    let mut verb = &VERBS[0];
-    for i in (1..args.len()).rev() {
-        let arg = args.arg(i).map_or(&b""[..], CStr::to_bytes);
-        verb = VERBS.iter().find(|v| v.0 == arg).unwrap_or(verb);
-    }
+    let verb = (1..args.len())
+        .filter_map(|i| args.arg(i))
+        .find_map(|a| VERBS.iter().find(|v| v.0 == a.to_bytes()))
+        .unwrap_or(&VERBS[0]);
     // Under systemd, /oldroot is the old root, mounted; anywhere else it is missing or a
     // plain directory, and we are still in the real root.
     let pivot = !switch::is_mount_point(c"/oldroot").unwrap_or(false);

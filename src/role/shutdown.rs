@@ -243,50 +243,57 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
         let n = mountinfo::takedown_plan(text, &mut plan);
         let plan = &plan[..n];
         let mut changed = false;
-        for node in plan {
-            let Some((e, path)) = resolve(text, node) else { continue };
-            // Read-only first, as systemd does: it flushes now (ext4 writes its journal out
-            // and clears needs_recovery), and it protects what outlives the unmount: a layer
-            // of the union lives on inside the union until that goes, and a busy mount may
-            // end up detached. Failing (files open for writing) matters only at the end.
-            if writable_device(&e) {
-                if let (Err(err), true) = (ops.remount_ro(path.as_cstr()), last) {
-                    crate::report(b"shutdown: remount read-only", path.as_bytes(), err);
+        // Unmounts; when none succeeds, a second round over the same plan moves aside the
+        // busy mounts that hold their parent up: the parent (the union's /run, the
+        // initramfs' own mount) can then go, and with the union gone, the users of the moved
+        // mount (loop devices of the bundles on the data device) go too. One loop for both
+        // rounds: one copy of the code that finds a mount's path.
+        let mut moving = false;
+        loop {
+            for (i, node) in plan.iter().enumerate() {
+                if moving && !mountinfo::blocks_parent(plan, i) {
+                    continue;
                 }
-            }
-            match ops.umount(path.as_cstr(), 0) {
-                Ok(()) => {
-                    changed = true;
-                    done.unmounted += 1;
-                    announce(&e, &path);
+                let Some((e, path)) = resolve(text, node) else { continue };
+                if moving {
+                    changed |= ops.move_aside(path.as_cstr(), node.id).is_ok();
+                    continue;
                 }
-                Err(err) if last => {
-                    done.left += 1;
-                    warning!("shutdown: umount %s: %e; detaching it", path.as_bytes(); err);
-                    if let Err(err) = ops.umount(path.as_cstr(), MNT_DETACH) {
-                        crate::report(b"shutdown: detach", path.as_bytes(), err);
+                // Read-only first, as systemd does: it flushes now (ext4 writes its journal
+                // out and clears needs_recovery), and it protects what outlives the unmount:
+                // a layer of the union lives on inside the union until that goes, and a busy
+                // mount may end up detached. Failing (files open for writing) matters only at
+                // the end.
+                if writable_device(&e) {
+                    if let (Err(err), true) = (ops.remount_ro(path.as_cstr()), last) {
+                        crate::report(b"shutdown: remount read-only", path.as_bytes(), err);
                     }
                 }
-                // Busy for now: a later pass, a move aside, or the last pass.
-                Err(_) => {}
+                match ops.umount(path.as_cstr(), 0) {
+                    Ok(()) => {
+                        changed = true;
+                        done.unmounted += 1;
+                        announce(&e, &path);
+                    }
+                    Err(err) if last => {
+                        done.left += 1;
+                        warning!("shutdown: umount %s: %e; detaching it", path.as_bytes(); err);
+                        if let Err(err) = ops.umount(path.as_cstr(), MNT_DETACH) {
+                            crate::report(b"shutdown: detach", path.as_bytes(), err);
+                        }
+                    }
+                    // Busy for now: a later pass, a move aside, or the last pass.
+                    Err(_) => {}
+                }
             }
+            if moving || changed || last || n == 0 {
+                break;
+            }
+            ops.detach_loops();
+            moving = true;
         }
         if last || n == 0 {
             return done;
-        }
-        if !changed {
-            // Stuck. Busy mounts holding their parent up move aside: the parent (the
-            // union's /run, the initramfs' own mount) can then go, and with the union gone,
-            // the users of the moved mount (loop devices of the bundles on the data device)
-            // go too.
-            ops.detach_loops();
-            for (i, node) in plan.iter().enumerate() {
-                if mountinfo::blocks_parent(plan, i) {
-                    if let Some((_, path)) = resolve(text, node) {
-                        changed |= ops.move_aside(path.as_cstr(), node.id).is_ok();
-                    }
-                }
-            }
         }
         last = !changed || pass == MAX_PASSES;
         pass += 1;

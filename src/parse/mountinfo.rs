@@ -42,7 +42,7 @@ pub fn parse_line(line: &[u8]) -> Option<MountEntry<'_>> {
     let dev = f.next()?;
     let colon = dev.iter().position(|&c| c == b':')?;
     let (major, minor) = dev.split_at(colon);
-    let (major, minor) = (parse_u32(major)?, parse_u32(&minor[1..])?);
+    let (major, minor) = (parse_u32(major)?, parse_u32(minor.get(1..)?)?);
     let (root, mount_point, options) = (f.next()?, f.next()?, f.next()?);
     // Optional fields (`shared:1`, `master:2`, …) run up to a lone `-`.
     while f.next()? != b"-" {}

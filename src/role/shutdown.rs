@@ -148,15 +148,12 @@ fn signal_others(sig: u32) -> u32 {
     let mut n = 0;
     // Entries that are not processes have no cmdline, or a name that is not a number.
     for_each_opened(c"/proc", b"", b"/proc/", b"/cmdline", &mut |name, cmdline| {
+        let Some(pid) = crate::parse::cmdline::parse_u32(name).filter(|&pid| pid > 1 && pid != me) else { return };
         let mut first = [0u8; 1];
-        let alive = fs::read_full(cmdline, &mut first) == Ok(1) && first[0] != b'@';
-        match crate::parse::cmdline::parse_u32(name) {
-            Some(pid) if pid > 1 && pid != me && alive => {
-                n += 1;
-                // ESRCH: it has just gone.
-                let _ = process::kill(pid as i32, sig);
-            }
-            _ => {}
+        if fs::read_full(cmdline, &mut first) == Ok(1) && first[0] != b'@' {
+            n += 1;
+            // ESRCH: it has just gone.
+            let _ = process::kill(pid as i32, sig);
         }
     });
     n

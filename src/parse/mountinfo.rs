@@ -7,6 +7,12 @@
 use super::bytes::strip_prefix;
 use super::cmdline::parse_u32;
 
+/// The pieces of `s` between `sep` bytes. One closure type for every separator: the
+/// binary carries one copy of the splitting code.
+fn split_on(s: &[u8], sep: u8) -> impl Iterator<Item = &[u8]> {
+    s.split(move |&c| c == sep)
+}
+
 /// One mount, fields as the kernel wrote them (spaces in paths appear as `\040`).
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(test, derive(Debug))]
@@ -28,24 +34,27 @@ pub struct MountEntry<'a> {
 
 /// Parses one line; `None` if any required field is missing or not a number.
 pub fn parse_line(line: &[u8]) -> Option<MountEntry<'_>> {
-    let mut f = line.split(|&c| c == b' ' || c == b'\n').filter(|s| !s.is_empty());
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    // One space between fields, as the kernel writes them: an empty source stays a field.
+    let f = &mut split_on(line, b' ');
     let id = parse_u32(f.next()?)?;
     let parent_id = parse_u32(f.next()?)?;
     let dev = f.next()?;
     let colon = dev.iter().position(|&c| c == b':')?;
-    let major = parse_u32(dev.get(..colon)?)?;
-    let minor = parse_u32(dev.get(colon + 1..)?)?;
+    let (major, minor) = dev.split_at(colon);
+    let (major, minor) = (parse_u32(major)?, parse_u32(minor.get(1..)?)?);
     let (root, mount_point, options) = (f.next()?, f.next()?, f.next()?);
     // Optional fields (`shared:1`, `master:2`, …) run up to a lone `-`.
-    f.find(|s| *s == b"-")?;
+    while f.next()? != b"-" {}
     let (fstype, source, super_options) = (f.next()?, f.next()?, f.next()?);
     Some(MountEntry { id, parent_id, major, minor, root, mount_point, options, fstype, source, super_options })
 }
 
+
 /// The well-formed entries of a mountinfo text, in file order (oldest mount first);
 /// garbled lines are skipped, so one bad line cannot stop a shutdown.
 pub fn entries(text: &[u8]) -> impl Iterator<Item = MountEntry<'_>> {
-    text.split(|&c| c == b'\n').filter_map(parse_line)
+    split_on(text, b'\n').filter_map(parse_line)
 }
 
 /// Decodes the kernel's `\ooo` escapes (space, tab, newline, backslash) into `out`;
@@ -54,23 +63,25 @@ pub fn unescape<'o>(raw: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
     let mut n = 0;
     let mut i = 0;
     while let Some(&c) = raw.get(i) {
-        let octal = raw.get(i + 1..i + 4).and_then(|d| {
-            d.iter().try_fold(0u32, |v, &x| (b'0'..=b'7').contains(&x).then(|| v * 8 + u32::from(x - b'0')))
-        });
-        let (byte, used) = match (c, octal.and_then(|v| u8::try_from(v).ok())) {
-            (b'\\', Some(b)) => (b, 4),
-            _ => (c, 1),
-        };
+        let mut byte = c;
+        i += 1;
+        if let (b'\\', Some(&[a, b, d])) = (c, raw.get(i..i + 3)) {
+            // At most `\377`: a byte.
+            let digits = [a.wrapping_sub(b'0'), b.wrapping_sub(b'0'), d.wrapping_sub(b'0')];
+            if digits[0] < 4 && digits[1] < 8 && digits[2] < 8 {
+                byte = digits[0] << 6 | digits[1] << 3 | digits[2];
+                i += 3;
+            }
+        }
         *out.get_mut(n)? = byte;
         n += 1;
-        i += used;
     }
     out.get(..n)
 }
 
 /// Whether a comma-separated option list holds `name` exactly (`ro`, not `errors=remount-ro`).
 pub fn has_option(list: &[u8], name: &[u8]) -> bool {
-    list.split(|&c| c == b',').any(|o| o == name)
+    split_on(list, b',').any(|o| o == name)
 }
 
 /// Whether `path` is `prefix` or below it, by whole components: `/oldroot` holds
@@ -101,18 +112,27 @@ pub struct Node {
 /// at the root that the take-down itself uses: /proc (mountinfo), /dev (loop devices, the
 /// console), /sys (the loop list). Their twins under /oldroot are taken down.
 pub fn kept_at_shutdown(mount_point: &[u8]) -> bool {
-    mount_point == b"/" || [&b"/proc"[..], b"/sys", b"/dev"].iter().any(|p| is_under(mount_point, p))
+    // By the first component: `/proc/x` is kept, `/procx` is not.
+    let mut components = split_on(mount_point, b'/');
+    mount_point == b"/" || components.next() == Some(b"") && matches!(components.next(), Some(b"proc" | b"sys" | b"dev"))
 }
 
 /// Path components of a (raw, escaped) mount point; escapes never hold a `/`.
 pub fn depth(path: &[u8]) -> u32 {
-    path.split(|&c| c == b'/').filter(|s| !s.is_empty()).count() as u32
+    // A component starts at each byte that is not a `/` but follows one.
+    let mut n = 0;
+    let mut prev = b'/';
+    for &c in path {
+        n += u32::from(prev == b'/' && c != b'/');
+        prev = c;
+    }
+    n
 }
 
 /// The mount whose line starts at byte `line` of `text`.
 pub fn entry_at(text: &[u8], line: u32) -> Option<MountEntry<'_>> {
     let rest = text.get(line as usize..)?;
-    parse_line(rest.split(|&c| c == b'\n').next()?)
+    parse_line(split_on(rest, b'\n').next()?)
 }
 
 /// The take-down order of a mountinfo text: every mount not [`kept_at_shutdown`], deepest
@@ -123,7 +143,7 @@ pub fn entry_at(text: &[u8], line: u32) -> Option<MountEntry<'_>> {
 pub fn takedown_plan(text: &[u8], out: &mut [Node]) -> usize {
     let mut n = 0;
     let mut start = 0usize;
-    for line in text.split(|&c| c == b'\n') {
+    for line in split_on(text, b'\n') {
         let at = start;
         start += line.len() + 1;
         let Some(e) = parse_line(line) else { continue };
@@ -183,6 +203,9 @@ mod tests {
         assert_eq!(many.fstype, b"tmpfs");
         let none = parse_line(b"1 2 0:5 / /x ro - tmpfs none rw").unwrap();
         assert_eq!(none.options, b"ro");
+        // mount("", "/y", "tmpfs", ...): the kernel writes the empty source as is.
+        let empty = parse_line(b"3 2 0:6 / /y rw - tmpfs  rw,size=8k").unwrap();
+        assert_eq!((empty.source, empty.super_options), (&b""[..], &b"rw,size=8k"[..]));
     }
 
     #[test]

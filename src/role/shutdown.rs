@@ -23,7 +23,7 @@
 //! data device, busy with the loop devices of the bundles until the union is gone). What
 //! still resists is named, remounted read-only and detached (MNT_DETACH). Then loop devices
 //! are released (LOOP_CLR_FD), everything synced, reboot(2).
-use crate::out::{self, Line};
+use crate::out::{self, info, warning};
 use crate::parse::mountinfo::{self, MountEntry, Node};
 use crate::stage::switch;
 use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
@@ -34,7 +34,7 @@ use crate::sys::{loopdev, Errno, PathBuf};
 use core::ffi::CStr;
 
 /// The verbs systemd passes, and what reboot(2) is asked for each.
-const VERBS: [(&[u8], RebootCmd); 5] = [
+static VERBS: [(&[u8], RebootCmd); 5] = [
     (b"poweroff", RebootCmd::PowerOff),
     (b"reboot", RebootCmd::Restart),
     (b"halt", RebootCmd::Halt),
@@ -43,6 +43,10 @@ const VERBS: [(&[u8], RebootCmd); 5] = [
     // systemd's `exit` ends a container with --exit-code; a machine powers off.
     (b"exit", RebootCmd::PowerOff),
 ];
+
+/// How the other processes are stopped: each signal (its number as text too, as a message
+/// takes one number argument) and how long to wait for them to exit.
+static STOP_SIGNALS: [(u32, &[u8], u32); 2] = [(process::SIGTERM, b"15", 1000), (process::SIGKILL, b"9", 500)];
 
 /// Unmount passes before the last one: a pass that changes nothing (after moving mounts
 /// aside) ends them sooner, so this only bounds pathological cases.
@@ -54,7 +58,7 @@ const MAX_MOUNTS: usize = 1024;
 
 /// API filesystems of the old root moved into the initramfs after our own pivot (or mounted
 /// afresh if that fails): mountinfo, loop devices and the console live there.
-const API: [(&CStr, &CStr, &CStr); 3] = [
+static API: [(&CStr, &CStr, &CStr); 3] = [
     (c"/oldroot/proc", c"/proc", c"proc"),
     (c"/oldroot/sys", c"/sys", c"sysfs"),
     (c"/oldroot/dev", c"/dev", c"devtmpfs"),
@@ -70,9 +74,9 @@ pub fn run(args: StartArgs) -> ! {
     // `--log-level …`) and their values are ignored, as the protocol allows.
     // No verb at all: power off.
     let verb = (1..args.len())
-        .find_map(|i| VERBS.iter().find(|v| args.arg(i).is_some_and(|a| a.to_bytes() == v.0)))
-        .copied()
-        .unwrap_or(VERBS[0]);
+        .filter_map(|i| args.arg(i))
+        .find_map(|a| VERBS.iter().find(|v| v.0 == a.to_bytes()))
+        .unwrap_or(&VERBS[0]);
     // Under systemd, /oldroot is the old root, mounted; anywhere else it is missing or a
     // plain directory, and we are still in the real root.
     let pivot = !switch::is_mount_point(c"/oldroot").unwrap_or(false);
@@ -83,34 +87,29 @@ pub fn run(args: StartArgs) -> ! {
         return_to_initramfs();
     }
     out::open_kmsg();
-    let mut line = Line::info();
-    line.s(b"shutdown: ").s(verb.0);
-    if pivot {
-        line.s(b", back in /run/initramfs");
-    }
-    line.emit();
+    info!("shutdown: %s%s", verb.0, if pivot { b", back in /run/initramfs" } else { b"" });
     let mut buf = [0u8; MOUNTINFO_MAX];
     let done = take_down(&mut System, &mut buf);
     // Loop devices whose filesystem went with the last passes.
     System.detach_loops();
     fs::sync();
-    let mut line = Line::info();
-    line.s(b"shutdown: unmounted ").n(done.unmounted.into());
+    let ms = process::boottime_ms() - start;
+    let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
+    let unmounted = out::format_u64(done.unmounted.into(), &mut a);
     if done.left == 0 {
-        line.s(b", none left");
+        info!("shutdown: unmounted %s, none left in %n ms", unmounted; ms);
     } else {
-        line.s(b", ").n(done.left.into()).s(b" detached");
+        info!("shutdown: unmounted %s, %s detached in %n ms", unmounted, out::format_u64(done.left.into(), &mut b); ms);
     }
-    line.s(b" in ").n(process::boottime_ms() - start).s(b" ms").emit();
     finish(verb)
 }
 
 /// reboot(2) for the verb; never returns.
-fn finish(verb: (&[u8], RebootCmd)) -> ! {
+fn finish(verb: &(&[u8], RebootCmd)) -> ! {
     let mut cmd = verb.1;
     let mut buf = [0u8; 4];
     if cmd == RebootCmd::Kexec && fs::read_file(Fd::CWD, c"/sys/kernel/kexec_loaded", &mut buf).ok() != Some(b"1\n") {
-        Line::info().s(b"shutdown: no kexec kernel loaded; rebooting").emit();
+        info!("shutdown: no kexec kernel loaded; rebooting");
         cmd = RebootCmd::Restart;
     }
     let e = process::reboot(cmd);
@@ -122,13 +121,15 @@ fn finish(verb: (&[u8], RebootCmd)) -> ! {
 
 /// Stops the other processes as systemd does before it hands over: SIGTERM (and SIGCONT,
 /// for stopped ones), up to 1 s to exit, then SIGKILL and up to 0.5 s.
+// Out of `run`, where the compiler spends more on it (measured).
+#[inline(never)]
 fn stop_processes() {
-    for (sig, wait_ms) in [(process::SIGTERM, 1000), (process::SIGKILL, 500)] {
+    for &(sig, name, wait_ms) in STOP_SIGNALS.iter() {
         let n = signal_others(sig);
         if n == 0 {
             return;
         }
-        Line::info().s(b"shutdown: signal ").n(sig.into()).s(b" to ").n(n.into()).s(b" processes").emit();
+        info!("shutdown: signal %s to %n processes", name; n);
         let _ = signal_others(process::SIGCONT);
         let mut waited = 0;
         while waited < wait_ms && signal_others(0) > 0 {
@@ -143,21 +144,37 @@ fn stop_processes() {
 /// Kernel threads and zombies have an empty cmdline and are not counted (`kill(-1)` would
 /// count kernel threads, so it cannot tell when everyone is gone).
 fn signal_others(sig: u32) -> u32 {
-    let Ok(mut dir) = Dir::open(c"/proc") else { return 0 };
     let me = process::getpid();
     let mut n = 0;
-    while let Ok(Some(e)) = dir.next_entry() {
-        let Some(pid) = crate::parse::cmdline::parse_u32(e.name()) else { continue };
-        let Ok(path) = Path::from_parts(&[b"/proc/", e.name(), b"/cmdline"]) else { continue };
+    // Entries that are not processes have no cmdline, or a name that is not a number.
+    for_each_opened(c"/proc", b"", b"/proc/", b"/cmdline", &mut |name, cmdline| {
+        let Some(pid) = crate::parse::cmdline::parse_u32(name).filter(|&pid| pid > 1 && pid != me) else { return };
         let mut first = [0u8; 1];
-        let alive = fs::read_file(Fd::CWD, path.as_cstr(), &mut first).is_ok_and(|c| c != b"" && c != b"@");
-        if pid > 1 && pid != me && alive {
+        if fs::read_full(cmdline, &mut first) == Ok(1) && first[0] != b'@' {
             n += 1;
             // ESRCH: it has just gone.
             let _ = process::kill(pid as i32, sig);
         }
-    }
+    });
     n
+}
+
+/// Opens `into` + NAME + `suffix` read-only for each entry NAME of directory `dir` that
+/// starts with `prefix`, and hands the name and the descriptor to `f`: one copy of the
+/// directory walk for the process and the loop device scans.
+#[inline(never)]
+fn for_each_opened(dir: &CStr, prefix: &[u8], into: &[u8], suffix: &[u8], f: &mut dyn FnMut(&[u8], Fd)) {
+    let Ok(mut dir) = Dir::open(dir) else { return };
+    while let Ok(Some(e)) = dir.next_entry() {
+        let name = e.name();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let Ok(path) = Path::from_parts(&[into, name, suffix]) else { continue };
+        if let Ok(fd) = fs::open(path.as_cstr(), O_RDONLY) {
+            f(name, fd.fd());
+        }
+    }
 }
 
 /// Does for a non-systemd init what systemd-shutdown does before exec'ing us: the initramfs
@@ -167,17 +184,17 @@ fn return_to_initramfs() {
     // pivot_root and MS_MOVE refuse shared mounts.
     switch::make_private();
     let _ = fs::mkdir(c"/run/initramfs/oldroot", 0o755);
-    if let Err(e) = fs::chdir(c"/run/initramfs") {
-        crate::report(b"shutdown: chdir", b"/run/initramfs", e);
-        return;
-    }
-    if let Err(e) = mount::pivot_root(c".", c"oldroot") {
-        crate::report(b"shutdown: pivot_root into", b"/run/initramfs", e);
-        let _ = fs::chdir(c"/");
-        return;
-    }
+    let initramfs = c"/run/initramfs";
+    let pivoted = fs::chdir(initramfs)
+        .map_err(|e| (&b"shutdown: chdir"[..], e))
+        .and_then(|()| mount::pivot_root(c".", c"oldroot").map_err(|e| (&b"shutdown: pivot_root into"[..], e)));
     let _ = fs::chdir(c"/");
-    for (from, to, fstype) in API {
+    if let Err((what, e)) = pivoted {
+        // The name shares the path's bytes.
+        crate::report(what, initramfs.to_bytes(), e);
+        return;
+    }
+    for &(from, to, fstype) in API.iter() {
         if mount::mount(from, to, None, MS_MOVE, None).is_err() {
             if let Err(e) = mount::mount(fstype, to, Some(fstype), 0, None) {
                 crate::report(b"shutdown: mount", to.to_bytes(), e);
@@ -225,50 +242,57 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
         let n = mountinfo::takedown_plan(text, &mut plan);
         let plan = &plan[..n];
         let mut changed = false;
-        for node in plan {
-            let Some((e, path)) = resolve(text, node) else { continue };
-            // Read-only first, as systemd does: it flushes now (ext4 writes its journal out
-            // and clears needs_recovery), and it protects what outlives the unmount: a layer
-            // of the union lives on inside the union until that goes, and a busy mount may
-            // end up detached. Failing (files open for writing) matters only at the end.
-            if writable_device(&e) {
-                if let (Err(err), true) = (ops.remount_ro(path.as_cstr()), last) {
-                    crate::report(b"shutdown: remount read-only", path.as_bytes(), err);
+        // Unmounts; when none succeeds, a second round over the same plan moves aside the
+        // busy mounts that hold their parent up: the parent (the union's /run, the
+        // initramfs' own mount) can then go, and with the union gone, the users of the moved
+        // mount (loop devices of the bundles on the data device) go too. One loop for both
+        // rounds: one copy of the code that finds a mount's path.
+        let mut moving = false;
+        loop {
+            for (i, node) in plan.iter().enumerate() {
+                if moving && !mountinfo::blocks_parent(plan, i) {
+                    continue;
                 }
-            }
-            match ops.umount(path.as_cstr(), 0) {
-                Ok(()) => {
-                    changed = true;
-                    done.unmounted += 1;
-                    announce(&e, &path);
+                let Some((e, path)) = resolve(text, node) else { continue };
+                if moving {
+                    changed |= ops.move_aside(path.as_cstr(), node.id).is_ok();
+                    continue;
                 }
-                Err(err) if last => {
-                    done.left += 1;
-                    Line::warn().s(b"shutdown: umount ").s(path.as_bytes()).s(b": ").errno(err).s(b"; detaching it").emit();
-                    if let Err(err) = ops.umount(path.as_cstr(), MNT_DETACH) {
-                        crate::report(b"shutdown: detach", path.as_bytes(), err);
+                // Read-only first, as systemd does: it flushes now (ext4 writes its journal
+                // out and clears needs_recovery), and it protects what outlives the unmount:
+                // a layer of the union lives on inside the union until that goes, and a busy
+                // mount may end up detached. Failing (files open for writing) matters only at
+                // the end.
+                if writable_device(&e) {
+                    if let (Err(err), true) = (ops.remount_ro(path.as_cstr()), last) {
+                        crate::report(b"shutdown: remount read-only", path.as_bytes(), err);
                     }
                 }
-                // Busy for now: a later pass, a move aside, or the last pass.
-                Err(_) => {}
+                match ops.umount(path.as_cstr(), 0) {
+                    Ok(()) => {
+                        changed = true;
+                        done.unmounted += 1;
+                        announce(&e, &path);
+                    }
+                    Err(err) if last => {
+                        done.left += 1;
+                        warning!("shutdown: umount %s: %e; detaching it", path.as_bytes(); err);
+                        if let Err(err) = ops.umount(path.as_cstr(), MNT_DETACH) {
+                            crate::report(b"shutdown: detach", path.as_bytes(), err);
+                        }
+                    }
+                    // Busy for now: a later pass, a move aside, or the last pass.
+                    Err(_) => {}
+                }
             }
+            if moving || changed || last || n == 0 {
+                break;
+            }
+            ops.detach_loops();
+            moving = true;
         }
         if last || n == 0 {
             return done;
-        }
-        if !changed {
-            // Stuck. Busy mounts holding their parent up move aside: the parent (the
-            // union's /run, the initramfs' own mount) can then go, and with the union gone,
-            // the users of the moved mount (loop devices of the bundles on the data device)
-            // go too.
-            ops.detach_loops();
-            for (i, node) in plan.iter().enumerate() {
-                if mountinfo::blocks_parent(plan, i) {
-                    if let Some((_, path)) = resolve(text, node) {
-                        changed |= ops.move_aside(path.as_cstr(), node.id).is_ok();
-                    }
-                }
-            }
         }
         last = !changed || pass == MAX_PASSES;
         pass += 1;
@@ -294,7 +318,7 @@ fn writable_device(e: &MountEntry) -> bool {
 /// and read-only, and stay quiet.
 fn announce(e: &MountEntry, path: &Path) {
     if e.source.starts_with(b"/dev/") && e.fstype != b"squashfs" && e.fstype != b"erofs" {
-        Line::info().s(b"shutdown: unmounted ").s(path.as_bytes()).s(b" (").s(e.source).s(b")").emit();
+        info!("shutdown: unmounted %s (%s)", path.as_bytes(), e.source);
     }
 }
 
@@ -303,8 +327,9 @@ struct System;
 
 impl Ops for System {
     fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> &'b [u8] {
-        fs::read_file(Fd::CWD, c"/proc/self/mountinfo", buf).unwrap_or_else(|e| {
-            crate::report(b"shutdown: read", b"/proc/self/mountinfo", e);
+        let path = c"/proc/self/mountinfo";
+        fs::read_file(Fd::CWD, path, buf).unwrap_or_else(|e| {
+            crate::report(b"shutdown: read", path.to_bytes(), e);
             &[]
         })
     }
@@ -331,18 +356,11 @@ impl Ops for System {
     }
 
     fn detach_loops(&mut self) {
-        let Ok(mut dir) = Dir::open(c"/sys/block") else { return };
-        while let Ok(Some(e)) = dir.next_entry() {
-            if !e.name().starts_with(b"loop") {
-                continue;
-            }
-            let Ok(dev) = Path::from_parts(&[b"/dev/", e.name()]) else { continue };
-            if let Ok(fd) = fs::open(dev.as_cstr(), O_RDONLY) {
-                // ENXIO: not attached. A device still mounted is only marked autoclear
-                // (it goes with its filesystem): nothing to report either way.
-                let _ = loopdev::detach(fd.fd());
-            }
-        }
+        for_each_opened(c"/sys/block", b"loop", b"/dev/", b"", &mut |_, dev| {
+            // ENXIO: not attached. A device still mounted is only marked autoclear (it goes
+            // with its filesystem): nothing to report either way.
+            let _ = loopdev::detach(dev);
+        });
     }
 }
 

@@ -23,7 +23,7 @@
 //! data device, busy with the loop devices of the bundles until the union is gone). What
 //! still resists is named, remounted read-only and detached (MNT_DETACH). Then loop devices
 //! are released (LOOP_CLR_FD), everything synced, reboot(2).
-use crate::out::{self, info, warning};
+use crate::out;
 use crate::parse::mountinfo::{self, MountEntry, Node};
 use crate::stage::switch;
 use crate::sys::fs::{self, Dir, Fd, O_RDONLY};

@@ -7,7 +7,7 @@
 //! end /live becomes the root (MS_MOVE + chroot: pivot_root refuses the initial rootfs before
 //! Linux 7.0), and then `pivot_root` puts the union at `/` and /live at /run/initramfs.
 use super::{devices::{Devices, DEFAULT_WAIT_S}, modules::Modules, root, switch, Boot};
-use crate::out::{self, error, info, warning};
+use crate::out;
 use crate::parse::cmdline::{located_path, DeviceSpec, Located, Wait};
 use crate::parse::pattern::{matches_any, natural_cmp};
 use crate::parse::superblock::{self, FsType};

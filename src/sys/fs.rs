@@ -279,25 +279,20 @@ pub enum FileType {
     Unknown,
 }
 
-/// One directory entry; the name is copied out so the entry outlives the read buffer.
-pub struct DirEntry {
+/// One directory entry, its name borrowed from the directory's read buffer (no copy).
+pub struct DirEntry<'a> {
     pub kind: FileType,
-    name: [u8; 256],
-    len: usize,
+    name: &'a CStr,
 }
 
-impl DirEntry {
+impl DirEntry<'_> {
     pub fn name(&self) -> &[u8] {
-        &self.name[..self.len]
+        self.name.to_bytes()
     }
 
     /// The name as a C string, for `*at` calls.
     pub fn cname(&self) -> &CStr {
-        super::cstr::until_nul(&self.name[..=self.len.min(255)])
-    }
-
-    pub fn is_dot(&self) -> bool {
-        matches!(self.name(), b"." | b"..")
+        self.name
     }
 }
 
@@ -324,8 +319,10 @@ impl Dir {
     }
 
     /// The next entry, `Ok(None)` at the end.
-    pub fn next_entry(&mut self) -> Result<Option<DirEntry>, Errno> {
-        loop {
+    pub fn next_entry(&mut self) -> Result<Option<DirEntry<'_>>, Errno> {
+        // The record is found by offsets first: a borrow of `buf` may only be made once no
+        // further getdents64 will write to it.
+        let (kind, name_at, end) = loop {
             if self.pos >= self.len {
                 // SAFETY: the kernel writes at most `buf.len()` bytes of dirents.
                 let r = unsafe {
@@ -338,30 +335,28 @@ impl Dir {
                 }
             }
             // linux_dirent64: u64 ino, i64 off, u16 reclen, u8 type, name[] NUL-terminated.
-            let rec = &self.buf[self.pos..self.len];
+            let at = self.pos;
+            let rec = &self.buf[at..self.len];
             let reclen = rec.get(16..18).map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]) as usize);
             if reclen < 20 || reclen > rec.len() {
                 self.pos = self.len;
                 return Err(Errno::IO);
             }
             self.pos += reclen;
-            let kind = match rec[18] as u32 {
-                g::DT_DIR => FileType::Dir,
-                g::DT_REG => FileType::File,
-                g::DT_LNK => FileType::Symlink,
-                g::DT_BLK => FileType::Block,
-                g::DT_CHR => FileType::Char,
-                g::DT_UNKNOWN => FileType::Unknown,
-                _ => FileType::Other,
-            };
-            let raw = &rec[19..reclen];
-            let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len()).min(255);
-            let mut entry = DirEntry { kind, name: [0; 256], len };
-            entry.name[..len].copy_from_slice(&raw[..len]);
-            if !entry.is_dot() {
-                return Ok(Some(entry));
+            if !matches!(super::cstr::until_nul(&rec[19..reclen]).to_bytes(), b"." | b"..") {
+                break (rec[18] as u32, at + 19, at + reclen);
             }
-        }
+        };
+        let kind = match kind {
+            g::DT_DIR => FileType::Dir,
+            g::DT_REG => FileType::File,
+            g::DT_LNK => FileType::Symlink,
+            g::DT_BLK => FileType::Block,
+            g::DT_CHR => FileType::Char,
+            g::DT_UNKNOWN => FileType::Unknown,
+            _ => FileType::Other,
+        };
+        Ok(Some(DirEntry { kind, name: super::cstr::until_nul(&self.buf[name_at..end]) }))
     }
 }
 

@@ -89,6 +89,7 @@ fn ext4_disk_standard_layout() {
         .assert_probe("bundles", "01-core.sb|10-top.sb|2-erofs.sb|20-mod.sb|")
         .assert_probe("bundle-count", "4")
         .assert_probe("rootcopy", "640 0:0 from rootcopy")
+        .assert_probe("rootcopy-suid", "4755")
         .assert_probe("rootcopy-link", "rootcopy.conf")
         .assert_probe("persist-count", "1")
         .assert_contains("PROBE mount /dev/vda /run/initramfs/memory/data ext4")

@@ -654,6 +654,10 @@ fn copy_tree(src: Fd, dst: Fd, depth: u32, errors: &mut u32) {
         };
         let meta = ok.and_then(|_| {
             fs::lchownat(dst, name, st.st_uid, st.st_gid)?;
+            // A chown clears a file's setuid/setgid bits: its mode goes back on after it.
+            if fs::file_type(&st) == FileType::File {
+                fs::chmodat(dst, name, st.st_mode & 0o7777)?;
+            }
             fs::lutimensat(dst, name, (st.st_atime as i64, st.st_atime_nsec as i64), (st.st_mtime as i64, st.st_mtime_nsec as i64))
         });
         if let Err(err) = meta {

@@ -222,6 +222,12 @@ pub fn fchmod(fd: Fd, mode: u32) -> Result<(), Errno> {
     ret_unit(unsafe { syscall2(nr::__NR_fchmod as usize, fd.raw(), mode as usize) })
 }
 
+/// `fchmodat(2)`: follows a symlink, so callers use it on files and dirs only.
+pub fn chmodat(dir: Fd, path: &CStr, mode: u32) -> Result<(), Errno> {
+    // SAFETY: `path` is NUL-terminated.
+    ret_unit(unsafe { syscall3(nr::__NR_fchmodat as usize, dir.raw(), path.as_ptr() as usize, mode as usize) })
+}
+
 /// `utimensat(2)` with access and modification times (seconds, nanoseconds), not following links.
 pub fn lutimensat(dir: Fd, path: &CStr, atime: (i64, i64), mtime: (i64, i64)) -> Result<(), Errno> {
     let times = [

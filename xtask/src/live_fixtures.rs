@@ -123,7 +123,8 @@ fn put(t: RootTree, rel: &str, bytes: Vec<u8>) -> RootTree {
 /// - `01-core.sb` (squashfs), `2-erofs.sb` (EROFS), `10-top.sb` (squashfs) — natural order
 ///   puts `2` before `10`, so `10-top` is the top layer of the three and wins `/etc/override`;
 /// - `modules/20-mod.sb`; `optional/50-opt.sb` (only with `load=`);
-/// - `rootcopy/etc/rootcopy.conf` (mode 0640), `rootcopy/etc/rootcopy.link` -> rootcopy.conf,
+/// - `rootcopy/etc/rootcopy.conf` (mode 0640), `rootcopy/usr/bin/rootcopy-suid` (mode 4755),
+///   `rootcopy/etc/rootcopy.link` -> rootcopy.conf,
 ///   `rootcopy/var/rootcopy-dir/`;
 /// - `README.txt` and `notes.sb.txt`, which are not bundles.
 pub fn standard_tree() -> PathBuf {
@@ -136,6 +137,7 @@ pub fn standard_tree() -> PathBuf {
     t = put(t, "README.txt", b"not a bundle\n".to_vec());
     t = put(t, "notes.sb.txt", b"not a bundle either\n".to_vec());
     t.file(&format!("{DATA_DIR}/rootcopy/etc/rootcopy.conf"), "from rootcopy\n", 0o640)
+        .file(&format!("{DATA_DIR}/rootcopy/usr/bin/rootcopy-suid"), "#!/bin/sh\n", 0o4755)
         .symlink(&format!("{DATA_DIR}/rootcopy/etc/rootcopy.link"), "rootcopy.conf")
         .dir(&format!("{DATA_DIR}/rootcopy/var/rootcopy-dir"))
         .build()

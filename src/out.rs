@@ -112,22 +112,9 @@ impl Line {
         self.s(text)
     }
 
-    /// Appends a signed decimal number.
-    pub fn i(&mut self, value: i64) -> &mut Line {
-        if value < 0 {
-            self.s(b"-");
-        }
-        self.n(value.unsigned_abs())
-    }
-
     /// Appends `ENAME (N)`.
     pub fn errno(&mut self, e: Errno) -> &mut Line {
         self.s(b"E").s(e.name()).s(b" (").n(e.0 as u64).s(b")")
-    }
-
-    /// Appends a C string's bytes.
-    pub fn c(&mut self, s: &core::ffi::CStr) -> &mut Line {
-        self.s(s.to_bytes())
     }
 
     pub fn emit(&mut self) {

@@ -46,36 +46,40 @@ pub fn syscall_count() -> u32 {
     SYSCALLS.load(Relaxed)
 }
 
-/// Every wrapper's one way into the kernel: out of line, so a call site is a plain call,
-/// and the count costs one increment in the whole binary.
+// The wrappers' ways into the kernel, one per argument count: out of line, so a call site
+// passes only the arguments it has, and the count costs one increment in each.
+#[inline(never)]
+unsafe fn syscall0(n: usize) -> usize {
+    SYSCALLS.fetch_add(1, Relaxed);
+    sc::syscall0(n)
+}
+#[inline(never)]
+unsafe fn syscall1(n: usize, a1: usize) -> usize {
+    SYSCALLS.fetch_add(1, Relaxed);
+    sc::syscall1(n, a1)
+}
+#[inline(never)]
+unsafe fn syscall2(n: usize, a1: usize, a2: usize) -> usize {
+    SYSCALLS.fetch_add(1, Relaxed);
+    sc::syscall2(n, a1, a2)
+}
+#[inline(never)]
+unsafe fn syscall3(n: usize, a1: usize, a2: usize, a3: usize) -> usize {
+    SYSCALLS.fetch_add(1, Relaxed);
+    sc::syscall3(n, a1, a2, a3)
+}
+#[inline(never)]
+unsafe fn syscall4(n: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> usize {
+    SYSCALLS.fetch_add(1, Relaxed);
+    sc::syscall4(n, a1, a2, a3, a4)
+}
+#[inline(never)]
+unsafe fn syscall5(n: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> usize {
+    SYSCALLS.fetch_add(1, Relaxed);
+    sc::syscall5(n, a1, a2, a3, a4, a5)
+}
 #[inline(never)]
 unsafe fn syscall6(n: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize, a6: usize) -> usize {
     SYSCALLS.fetch_add(1, Relaxed);
     sc::syscall6(n, a1, a2, a3, a4, a5, a6)
-}
-
-// The shorter forms pass zeros for the unused arguments (the kernel ignores them).
-#[inline(always)]
-unsafe fn syscall0(n: usize) -> usize {
-    syscall6(n, 0, 0, 0, 0, 0, 0)
-}
-#[inline(always)]
-unsafe fn syscall1(n: usize, a1: usize) -> usize {
-    syscall6(n, a1, 0, 0, 0, 0, 0)
-}
-#[inline(always)]
-unsafe fn syscall2(n: usize, a1: usize, a2: usize) -> usize {
-    syscall6(n, a1, a2, 0, 0, 0, 0)
-}
-#[inline(always)]
-unsafe fn syscall3(n: usize, a1: usize, a2: usize, a3: usize) -> usize {
-    syscall6(n, a1, a2, a3, 0, 0, 0)
-}
-#[inline(always)]
-unsafe fn syscall4(n: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> usize {
-    syscall6(n, a1, a2, a3, a4, 0, 0)
-}
-#[inline(always)]
-unsafe fn syscall5(n: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> usize {
-    syscall6(n, a1, a2, a3, a4, a5, 0)
 }

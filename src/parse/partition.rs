@@ -70,15 +70,15 @@ pub fn gpt_header(lba1: &[u8]) -> Option<GptHeader> {
 #[cfg_attr(test, derive(Debug))]
 pub struct GptPart {
     /// The unique partition GUID as blkid prints PARTUUID: lowercase, mixed-endian.
-    pub partuuid: Text<37>,
-    /// The name, UTF-16LE decoded to UTF-8 (cut at a character boundary if long).
-    pub partlabel: Text<72>,
+    pub partuuid: Text<36>,
+    /// The name as the kernel shows it: one byte per UTF-16 unit, so at most 36.
+    pub partlabel: Text<36>,
     pub first_lba: u64,
     pub last_lba: u64,
 }
 
 /// A GUID's text form: the first three groups are stored little-endian.
-fn guid(raw: &[u8; 16]) -> Text<37> {
+fn guid(raw: &[u8; 16]) -> Text<36> {
     const ORDER: [u8; 16] = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
     let mut t = Text::new();
     for (i, &o) in ORDER.iter().enumerate() {
@@ -99,7 +99,7 @@ pub fn gpt_entry(raw: &[u8]) -> Option<GptPart> {
     }
     // The kernel's own PARTLABEL= match (block/partitions/efi.c) keeps the low byte of each
     // UTF-16 unit and shows anything unprintable as '!': do the same, so both agree.
-    let mut partlabel = Text::<72>::new();
+    let mut partlabel = Text::<36>::new();
     for unit in (0..36).map_while(|i| le16(raw, 56 + 2 * i)).take_while(|&u| u != 0) {
         partlabel.push(if (0x20..0x7f).contains(&unit) { unit as u8 } else { b'!' });
     }
@@ -133,7 +133,7 @@ pub fn mbr_signature(sector0: &[u8]) -> Option<u32> {
 }
 
 /// An MBR partition's PARTUUID as the kernel and blkid write it: `deadbeef-01`.
-pub fn mbr_partuuid(signature: u32, partno: u32) -> Text<37> {
+pub fn mbr_partuuid(signature: u32, partno: u32) -> Text<36> {
     let mut t = Text::new();
     for b in signature.to_be_bytes() {
         t.push_hex(b);

@@ -57,7 +57,7 @@ impl FsType {
 #[cfg_attr(test, derive(Debug))]
 pub struct Superblock {
     pub fstype: FsType,
-    pub uuid: Text<37>,
+    pub uuid: Text<36>,
     pub label: Text<64>,
 }
 
@@ -66,7 +66,7 @@ fn byte(h: &[u8], off: usize) -> Option<u8> {
 }
 
 /// 16 bytes as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`; all zeros is "no UUID", as in blkid.
-fn uuid(h: &[u8], off: usize) -> Option<Text<37>> {
+fn uuid(h: &[u8], off: usize) -> Option<Text<36>> {
     let raw: [u8; 16] = arr(h, off)?;
     let mut t = Text::new();
     if raw.iter().any(|&b| b != 0) {
@@ -123,7 +123,7 @@ fn squashfs_v4(h: &[u8], _: &mut Superblock) -> Option<()> {
 
 /// An ISO 9660 date `YYYYMMDDHHMMSSCC` as blkid's UUID `YYYY-MM-DD-HH-MM-SS-CC`; all
 /// zeros with a zero zone offset means "not set".
-fn iso_date(h: &[u8], off: usize) -> Option<Text<37>> {
+fn iso_date(h: &[u8], off: usize) -> Option<Text<36>> {
     let d: [u8; 16] = arr(h, off)?;
     let zone = byte(h, off + 16)?;
     if !d.iter().all(u8::is_ascii_digit) || (d.iter().all(|&c| c == b'0') && zone == 0) {

@@ -6,7 +6,8 @@
 #[cfg_attr(test, derive(Debug))]
 pub struct Text<const N: usize> {
     buf: [u8; N],
-    len: usize,
+    /// `N` is at most 255 for every text rdinit keeps; a byte keeps the structs small.
+    len: u8,
 }
 
 impl<const N: usize> Default for Text<N> {
@@ -18,6 +19,7 @@ impl<const N: usize> Default for Text<N> {
 impl<const N: usize> Text<N> {
     /// The empty text, usable in `const` tables.
     pub const fn new() -> Self {
+        const { assert!(N < 256, "the length is kept in a byte") };
         Self { buf: [0; N], len: 0 }
     }
 
@@ -30,7 +32,7 @@ impl<const N: usize> Text<N> {
 
     /// The bytes written so far.
     pub fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
+        self.buf.get(..usize::from(self.len)).unwrap_or(&[])
     }
 
     /// True when nothing was written (an absent label or UUID).
@@ -40,7 +42,7 @@ impl<const N: usize> Text<N> {
 
     /// Appends one byte; false (and nothing written) when full.
     pub fn push(&mut self, b: u8) -> bool {
-        match self.buf.get_mut(self.len) {
+        match self.buf.get_mut(usize::from(self.len)) {
             Some(slot) => {
                 *slot = b;
                 self.len += 1;

@@ -22,8 +22,8 @@ pub struct PartId {
     /// The whole disk's device name (`vda` for `vda2`).
     pub disk: Text<32>,
     pub number: u32,
-    pub partuuid: Text<37>,
-    pub partlabel: Text<72>,
+    pub partuuid: Text<36>,
+    pub partlabel: Text<36>,
 }
 
 /// One block device seen, with what probing found (probed once, on first need).

@@ -35,6 +35,11 @@ impl<const N: usize> Text<N> {
         self.buf.get(..usize::from(self.len)).unwrap_or(&[])
     }
 
+    /// Forgets the contents.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
     /// True when nothing was written (an absent label or UUID).
     pub fn is_empty(&self) -> bool {
         self.len == 0

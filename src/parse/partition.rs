@@ -2,7 +2,7 @@
 //! already split the disk, but devtmpfs has no /dev/disk/by-part* links to match against.
 
 use super::bytes::{arr, le16, le32, le64};
-use super::text::Text;
+use super::text::{Text, BIG_ENDIAN, UUID_DASHES};
 
 /// The IEEE CRC-32 GPT uses, bit by bit: no table, and the data is a few KiB at most.
 pub fn crc32(data: &[u8]) -> u32 {
@@ -81,12 +81,7 @@ pub struct GptPart {
 fn guid(raw: &[u8; 16]) -> Text<36> {
     const ORDER: [u8; 16] = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
     let mut t = Text::new();
-    for (i, &o) in ORDER.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            t.push(b'-');
-        }
-        t.push_hex(raw.get(usize::from(o)).copied().unwrap_or(0));
-    }
+    t.push_hex_groups(raw, &ORDER, UUID_DASHES);
     t
 }
 
@@ -135,16 +130,10 @@ pub fn mbr_signature(sector0: &[u8]) -> Option<u32> {
 /// An MBR partition's PARTUUID as the kernel and blkid write it: `deadbeef-01`.
 pub fn mbr_partuuid(signature: u32, partno: u32) -> Text<36> {
     let mut t = Text::new();
-    for b in signature.to_be_bytes() {
-        t.push_hex(b);
-    }
-    t.push(b'-');
-    let n = partno.to_be_bytes();
+    t.push_hex_groups(&signature.to_le_bytes(), &BIG_ENDIAN, 0);
     // At least two digits, more only for numbers past 255 (logical partitions).
-    let first = n.iter().position(|&b| b != 0).unwrap_or(3);
-    for &b in n.get(first..).unwrap_or(&[]) {
-        t.push_hex(b);
-    }
+    let zero_bytes = (partno.leading_zeros() / 8).min(3) as usize;
+    t.push_hex_groups(&partno.to_le_bytes(), BIG_ENDIAN.get(zero_bytes..).unwrap_or(&[]), 1);
     t
 }
 
@@ -226,6 +215,8 @@ mod tests {
         assert_eq!(mbr_partuuid(sig, 2).as_bytes(), b"deadbeef-02");
         assert_eq!(mbr_partuuid(0x00c0ffee, 0x1f).as_bytes(), b"00c0ffee-1f");
         assert_eq!(mbr_partuuid(1, 300).as_bytes(), b"00000001-012c");
+        assert_eq!(mbr_partuuid(1, 0x10000).as_bytes(), b"00000001-010000");
+        assert_eq!(mbr_partuuid(1, 0).as_bytes(), b"00000001-00");
         assert_eq!(mbr_signature(&disk[..511]), None);
         // A FAT boot sector has 55AA but no partition entries.
         let fat = sparse("superblock/vfat32.sparse");

@@ -67,6 +67,22 @@ impl<const N: usize> Text<N> {
         self.push(hex_digit(b >> 4)) && self.push(hex_digit(b & 15))
     }
 
+    /// Appends `raw[order[0]]`, `raw[order[1]]`, … as hex, with a '-' before the `i`th when
+    /// bit `i` of `dashes` is set: one formatter for every UUID layout rdinit prints.
+    pub fn push_hex_groups(&mut self, raw: &[u8], order: &[u8], dashes: u16) {
+        for (i, &o) in order.iter().enumerate() {
+            if dashes >> i & 1 != 0 {
+                self.push(b'-');
+            }
+            self.push_hex(raw.get(usize::from(o)).copied().unwrap_or(0));
+        }
+    }
+
+    /// Upper-cases ASCII letters (FAT serials are printed that way).
+    pub fn make_ascii_uppercase(&mut self) {
+        self.buf.make_ascii_uppercase();
+    }
+
     /// Drops trailing bytes in `set`, for space- or NUL-padded on-disk fields.
     pub fn trim_end(&mut self, set: &[u8]) {
         while let Some(&last) = self.as_bytes().last() {
@@ -77,6 +93,12 @@ impl<const N: usize> Text<N> {
         }
     }
 }
+
+/// Bytes of a little-endian value, most significant first.
+pub(crate) const BIG_ENDIAN: [u8; 4] = [3, 2, 1, 0];
+
+/// Where a UUID's groups start: `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`.
+pub(crate) const UUID_DASHES: u16 = 1 << 4 | 1 << 6 | 1 << 8 | 1 << 10;
 
 /// Lowercase hex digit of the low nibble.
 pub(crate) fn hex_digit(n: u8) -> u8 {
@@ -117,5 +139,12 @@ mod tests {
         let mut e = Text::<4>::from_bytes(b"   ");
         e.trim_end(b" ");
         assert!(e.is_empty());
+    }
+
+    #[test]
+    fn hex_groups() {
+        let mut t = Text::<16>::new();
+        t.push_hex_groups(&[0x12, 0x34, 0xab], &[2, 0, 1, 7], 1 << 1 | 1 << 3);
+        assert_eq!(t.as_bytes(), b"ab-1234-00");
     }
 }

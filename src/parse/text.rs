@@ -32,7 +32,7 @@ impl<const N: usize> Text<N> {
 
     /// The bytes written so far.
     pub fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..usize::from(self.len)).unwrap_or(&[])
+        written(&self.buf, self.len)
     }
 
     /// Forgets the contents.
@@ -92,6 +92,13 @@ impl<const N: usize> Text<N> {
             self.len -= 1;
         }
     }
+}
+
+/// The first `len` bytes of `buf`: one out-of-line body for every capacity, as it is used
+/// everywhere a text is read.
+#[inline(never)]
+fn written(buf: &[u8], len: u8) -> &[u8] {
+    buf.get(..usize::from(len)).unwrap_or(&[])
 }
 
 /// Bytes of a little-endian value, most significant first.

@@ -112,26 +112,26 @@ pub fn parse(msg: &[u8]) -> Option<Uevent<'_>> {
         partn: None,
         partname: None,
     };
-    let mut records = msg.split(|&c| c == 0 || c == b'\n').filter(|r| !r.is_empty()).peekable();
-    let first = records.peek()?;
-    let at = first.iter().position(|&c| c == b'@');
-    let eq = first.iter().position(|&c| c == b'=');
-    match (at, eq) {
-        (Some(at), eq) if eq.is_none_or(|eq| at < eq) => {
-            let (act, path) = first.split_at_checked(at)?;
-            let path = path.get(1..)?;
-            if act.is_empty() || !path.starts_with(b"/") {
-                return None;
+    let mut first = true;
+    for rec in msg.split(|&c| c == 0 || c == b'\n').filter(|r| !r.is_empty()) {
+        let eq = rec.iter().position(|&c| c == b'=');
+        if first {
+            first = false;
+            // A netlink header `ACTION@DEVPATH`; a sysfs file starts right with `KEY=VAL`.
+            let at = rec.iter().position(|&c| c == b'@');
+            if let Some(at) = at.filter(|&at| eq.is_none_or(|eq| at < eq)) {
+                let (act, path) = rec.split_at_checked(at)?;
+                let path = path.get(1..)?;
+                if act.is_empty() || !path.starts_with(b"/") {
+                    return None;
+                }
+                ev.action = action(act);
+                ev.devpath = path;
+                continue;
             }
-            ev.action = action(act);
-            ev.devpath = path;
-            records.next();
+            eq?;
         }
-        (_, Some(_)) => {}
-        (_, None) => return None,
-    }
-    for rec in records {
-        let Some(eq) = rec.iter().position(|&c| c == b'=') else { continue };
+        let Some(eq) = eq else { continue };
         let (key, val) = (rec.get(..eq).unwrap_or(&[]), rec.get(eq + 1..).unwrap_or(&[]));
         let Some(&(_, k)) = KEYS.iter().find(|(name, _)| *name == key) else { continue };
         match k {
@@ -147,7 +147,8 @@ pub fn parse(msg: &[u8]) -> Option<Uevent<'_>> {
             Key::PartName => ev.partname = Some(val),
         }
     }
-    Some(ev)
+    // No record at all: empty input.
+    (!first).then_some(ev)
 }
 
 #[cfg(test)]

@@ -210,13 +210,11 @@ impl Devices {
         if offset == 0 {
             return Some(i);
         }
-        let part = self.list.get(i)?.part.clone();
-        let want = part.number as i64 + offset as i64;
+        let want = self.list.get(i)?.part.number as i64 + offset as i64;
         for j in 0..self.list.len() {
             self.probe(j);
-            let other = self.list.get(j)?;
-            let p = &other.part;
-            if p.number != 0 && p.disk.as_bytes() == part.disk.as_bytes() && p.number as i64 == want {
+            let (part, other) = (&self.list.get(i)?.part, &self.list.get(j)?.part);
+            if other.number != 0 && other.number as i64 == want && other.disk.as_bytes() == part.disk.as_bytes() {
                 return Some(j);
             }
         }
@@ -302,13 +300,13 @@ pub fn spec_text<'a>(spec: &DeviceSpec<'a>) -> &'a [u8] {
 /// `MAJ:MIN` from a sysfs `dev` file.
 fn parse_dev(text: &[u8]) -> (u32, u32) {
     let text = text.strip_suffix(b"\n").unwrap_or(text);
-    let mut it = text.split(|&b| b == b':');
-    let major = it.next().and_then(crate::parse::cmdline::parse_u32).unwrap_or(0);
-    let minor = it.next().and_then(crate::parse::cmdline::parse_u32).unwrap_or(0);
-    (major, minor)
+    let colon = text.iter().position(|&b| b == b':').unwrap_or(text.len());
+    let (major, minor) = text.split_at(colon);
+    let number = |s: &[u8]| crate::parse::cmdline::parse_u32(s).unwrap_or(0);
+    (number(major), minor.get(1..).map_or(0, number))
 }
 
-/// `/dev/NAME` (empty if too long: opening it fails).
+/// `/dev/NAME` (names are `Text<32>`: it always fits).
 fn dev_path(name: &[u8]) -> PathBuf<48> {
     PathBuf::from_parts(&[b"/dev/", name]).unwrap_or_default()
 }

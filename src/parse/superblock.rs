@@ -65,15 +65,15 @@ fn byte(h: &[u8], off: usize) -> Option<u8> {
     h.get(off).copied()
 }
 
-/// 16 bytes as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`; all zeros is "no UUID", as in blkid.
-fn uuid(h: &[u8], off: usize) -> Option<Text<36>> {
+/// 16 bytes as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` into `t`; all zeros is "no UUID", as
+/// in blkid.
+fn uuid(h: &[u8], off: usize, t: &mut Text<36>) -> Option<()> {
     const IN_ORDER: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
     let raw: [u8; 16] = arr(h, off)?;
-    let mut t = Text::new();
     if raw != [0; 16] {
         t.push_hex_groups(&raw, &IN_ORDER, UUID_DASHES);
     }
-    Some(t)
+    Some(())
 }
 
 /// A NUL- or space-padded on-disk label into `t`, cut at the first NUL, trailing spaces
@@ -83,7 +83,7 @@ fn label(h: &[u8], off: usize, len: usize, t: &mut Text<64>) -> Option<()> {
     for &c in raw.iter().take_while(|&&c| c != 0) {
         t.push(c);
     }
-    t.trim_end(b" ");
+    t.trim_end(b' ');
     Some(())
 }
 
@@ -96,6 +96,8 @@ fn ext_kind(h: &[u8], sb: &mut Superblock) -> Option<()> {
     const RO_SUPP: u32 = 0x7; // sparse_super, large_file, btree_dir
     const EXT2_INCOMPAT_SUPP: u32 = 0x12; // filetype, meta_bg
     const EXT3_INCOMPAT_SUPP: u32 = 0x16; // … and recover
+    // The row's label (to 1160) is read first: the known length lets the checks fold.
+    let h = h.get(..1160)?;
     let compat = le32(h, SB + 0x5C)?;
     let incompat = le32(h, SB + 0x60)?;
     let ro_compat = le32(h, SB + 0x64)?;
@@ -144,6 +146,8 @@ fn iso_uuid(h: &[u8], sb: &mut Superblock) -> Option<()> {
 /// its checks are the weakest. Label and serial come from the extended boot record (FAT32
 /// keeps it further down); `NO NAME` is mkfs's way of saying none.
 fn vfat(h: &[u8], sb: &mut Superblock) -> Option<()> {
+    // The row's magic at 510 made it this long; the known length lets the checks below fold.
+    let h = h.get(..512)?;
     if !matches!(byte(h, 0)?, 0xEB | 0xE9) {
         return None;
     }
@@ -221,7 +225,7 @@ fn by_layout(l: &Layout, h: &[u8]) -> Option<Superblock> {
     }
     let mut sb = Superblock { fstype: l.fstype, uuid: Text::new(), label: Text::new() };
     if l.uuid_at != 0 {
-        sb.uuid = uuid(h, l.uuid_at as usize)?;
+        uuid(h, l.uuid_at as usize, &mut sb.uuid)?;
     }
     if l.label_len != 0 {
         label(h, l.label_at as usize, usize::from(l.label_len), &mut sb.label)?;

@@ -83,12 +83,9 @@ impl<const N: usize> Text<N> {
         self.buf.make_ascii_uppercase();
     }
 
-    /// Drops trailing bytes in `set`, for space- or NUL-padded on-disk fields.
-    pub fn trim_end(&mut self, set: &[u8]) {
-        while let Some(&last) = self.as_bytes().last() {
-            if !set.contains(&last) {
-                break;
-            }
+    /// Drops trailing `pad` bytes, for space-padded on-disk fields.
+    pub fn trim_end(&mut self, pad: u8) {
+        while self.as_bytes().last() == Some(&pad) {
             self.len -= 1;
         }
     }
@@ -140,11 +137,11 @@ mod tests {
         t.push_hex(0x0f);
         t.push_hex(0xa0);
         assert_eq!(t.as_bytes(), b"0fa0");
-        let mut l = Text::<8>::from_bytes(b"AB  \0 ");
-        l.trim_end(b" \0");
-        assert_eq!(l.as_bytes(), b"AB");
+        let mut l = Text::<8>::from_bytes(b"A B  ");
+        l.trim_end(b' ');
+        assert_eq!(l.as_bytes(), b"A B");
         let mut e = Text::<4>::from_bytes(b"   ");
-        e.trim_end(b" ");
+        e.trim_end(b' ');
         assert!(e.is_empty());
     }
 

@@ -336,15 +336,13 @@ fn partition_id(name: &[u8], part: &mut PartId) -> Option<()> {
     let mut head = [0u8; 4608];
     fs::read_full(fd.fd(), &mut head).ok()?;
     match partition::mbr_signature(&head) {
-        Some(sig) => part.partuuid = partition::mbr_partuuid(sig, number),
+        Some(sig) => partition::mbr_partuuid(sig, number, &mut part.partuuid),
         None => {
             let (h, sector) = [512usize, 4096].iter().find_map(|&s| Some((partition::gpt_header(head.get(s..)?)?, s as u64)))?;
             let mut raw = [0u8; 128];
             let at = h.entries_lba * sector + number.checked_sub(1)? as u64 * h.entry_size as u64;
             fs::pread(fd.fd(), &mut raw, at).ok()?;
-            let e = partition::gpt_entry(&raw)?;
-            part.partuuid = e.partuuid;
-            part.partlabel = e.partlabel;
+            partition::gpt_entry_ids(&raw, &mut part.partuuid, &mut part.partlabel)?;
         }
     }
     part.number = number;

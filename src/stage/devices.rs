@@ -130,14 +130,22 @@ impl Devices {
         let mut buf = [0u8; 4096];
         while let Ok(n) = net::recv(fd, &mut buf) {
             let Some(ev) = uevent::parse(&buf[..n]) else { continue };
-            if let (uevent::Action::Add, Some(alias)) = (ev.action, ev.modalias) {
-                self.modules.load(alias);
-            }
-            if ev.subsystem != Some(b"block") || !matches!(ev.action, uevent::Action::Add | uevent::Action::Change) {
+            // A `change` of a block device is new media in it.
+            let new_media = match ev.action {
+                uevent::Action::Add => {
+                    if let Some(alias) = ev.modalias {
+                        self.modules.load(alias);
+                    }
+                    false
+                }
+                uevent::Action::Change => true,
+                _ => continue,
+            };
+            if ev.subsystem != Some(b"block") {
                 continue;
             }
             if let (Some(name), Some(major), Some(minor)) = (ev.devname, ev.major, ev.minor) {
-                self.add(name, major, minor, ev.action == uevent::Action::Change);
+                self.add(name, major, minor, new_media);
             }
         }
     }
@@ -330,7 +338,9 @@ fn partition_id(name: &[u8], part: &mut PartId) -> Option<()> {
     // The sysfs link ends in …/block/vda/vda1: its second-to-last component is the disk.
     path.truncate(path.len() - b"/partition".len());
     let link = fs::readlinkat(Fd::CWD, path.as_cstr(), &mut buf).ok()?;
-    part.disk = Text::from_bytes(link.rsplit(|&b| b == b'/').nth(1)?);
+    let disk = link.rsplit(|&b| b == b'/').nth(1)?;
+    part.disk.clear();
+    part.disk.extend(disk);
     let fd = open_dev(part.disk.as_bytes())?;
     // Sector 0 (MBR) and a GPT header at LBA 1 of 512- or 4096-byte sectors.
     let mut head = [0u8; 4608];

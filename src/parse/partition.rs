@@ -1,8 +1,8 @@
 //! Partition tables, only as far as `PARTUUID=` and `PARTLABEL=` need them: the kernel has
 //! already split the disk, but devtmpfs has no /dev/disk/by-part* links to match against.
 
-use super::bytes::{arr, le16, le32, le64};
-use super::text::Text;
+use super::bytes::{le16, le32, le64};
+use super::text::{Text, BIG_ENDIAN, UUID_DASHES};
 
 /// The IEEE CRC-32 GPT uses, bit by bit: no table, and the data is a few KiB at most.
 pub fn crc32(data: &[u8]) -> u32 {
@@ -70,40 +70,36 @@ pub fn gpt_header(lba1: &[u8]) -> Option<GptHeader> {
 #[cfg_attr(test, derive(Debug))]
 pub struct GptPart {
     /// The unique partition GUID as blkid prints PARTUUID: lowercase, mixed-endian.
-    pub partuuid: Text<37>,
-    /// The name, UTF-16LE decoded to UTF-8 (cut at a character boundary if long).
-    pub partlabel: Text<72>,
+    pub partuuid: Text<36>,
+    /// The name as the kernel shows it: one byte per UTF-16 unit, so at most 36.
+    pub partlabel: Text<36>,
     pub first_lba: u64,
     pub last_lba: u64,
 }
 
-/// A GUID's text form: the first three groups are stored little-endian.
-fn guid(raw: &[u8; 16]) -> Text<37> {
-    const ORDER: [u8; 16] = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
-    let mut t = Text::new();
-    for (i, &o) in ORDER.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            t.push(b'-');
-        }
-        t.push_hex(raw.get(usize::from(o)).copied().unwrap_or(0));
-    }
-    t
-}
-
 /// Decodes one entry; `None` for an unused slot (zero type GUID) or short input.
 pub fn gpt_entry(raw: &[u8]) -> Option<GptPart> {
+    let mut p = GptPart { partuuid: Text::new(), partlabel: Text::new(), first_lba: le64(raw, 32)?, last_lba: le64(raw, 40)? };
+    gpt_entry_ids(raw, &mut p.partuuid, &mut p.partlabel)?;
+    Some(p)
+}
+
+/// An entry's PARTUUID and PARTLABEL, appended to `partuuid` and `partlabel` (in place: no
+/// entry is built and copied); `None` for an unused slot (zero type GUID) or short input.
+pub fn gpt_entry_ids(raw: &[u8], partuuid: &mut Text<36>, partlabel: &mut Text<36>) -> Option<()> {
+    // The unique GUID's first three groups are stored little-endian.
+    const ORDER: [u8; 16] = [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15];
     let raw = raw.get(..128)?;
-    let type_guid: [u8; 16] = arr(raw, 0)?;
-    if type_guid == [0; 16] {
+    if raw.get(..16)? == [0; 16] {
         return None;
     }
     // The kernel's own PARTLABEL= match (block/partitions/efi.c) keeps the low byte of each
     // UTF-16 unit and shows anything unprintable as '!': do the same, so both agree.
-    let mut partlabel = Text::<72>::new();
     for unit in (0..36).map_while(|i| le16(raw, 56 + 2 * i)).take_while(|&u| u != 0) {
         partlabel.push(if (0x20..0x7f).contains(&unit) { unit as u8 } else { b'!' });
     }
-    Some(GptPart { partuuid: guid(&arr(raw, 16)?), partlabel, first_lba: le64(raw, 32)?, last_lba: le64(raw, 40)? })
+    partuuid.push_hex_groups(raw.get(16..32)?, &ORDER, UUID_DASHES);
+    Some(())
 }
 
 /// The used entries of a partition table with their partition numbers (index + 1, as the
@@ -132,20 +128,13 @@ pub fn mbr_signature(sector0: &[u8]) -> Option<u32> {
     used.then_some(le32(sector0, 440)?)
 }
 
-/// An MBR partition's PARTUUID as the kernel and blkid write it: `deadbeef-01`.
-pub fn mbr_partuuid(signature: u32, partno: u32) -> Text<37> {
-    let mut t = Text::new();
-    for b in signature.to_be_bytes() {
-        t.push_hex(b);
-    }
-    t.push(b'-');
-    let n = partno.to_be_bytes();
+/// An MBR partition's PARTUUID as the kernel and blkid write it, `deadbeef-01`, appended
+/// to `t`.
+pub fn mbr_partuuid(signature: u32, partno: u32, t: &mut Text<36>) {
+    t.push_hex_groups(&signature.to_le_bytes(), &BIG_ENDIAN, 0);
     // At least two digits, more only for numbers past 255 (logical partitions).
-    let first = n.iter().position(|&b| b != 0).unwrap_or(3);
-    for &b in n.get(first..).unwrap_or(&[]) {
-        t.push_hex(b);
-    }
-    t
+    let zero_bytes = (partno.leading_zeros() / 8).min(3) as usize;
+    t.push_hex_groups(&partno.to_le_bytes(), BIG_ENDIAN.get(zero_bytes..).unwrap_or(&[]), 1);
 }
 
 #[cfg(test)]
@@ -217,15 +206,23 @@ mod tests {
         assert_eq!(gpt_entries(&[0u8; 100], 128).count(), 0);
     }
 
+    fn mbr(signature: u32, partno: u32) -> Text<36> {
+        let mut t = Text::new();
+        mbr_partuuid(signature, partno, &mut t);
+        t
+    }
+
     #[test]
     fn real_mbr() {
         let disk = sparse("partition/mbr.sparse");
         let sig = mbr_signature(&disk[..512]).unwrap();
         assert_eq!(sig, 0xdeadbeef);
-        assert_eq!(mbr_partuuid(sig, 1).as_bytes(), b"deadbeef-01");
-        assert_eq!(mbr_partuuid(sig, 2).as_bytes(), b"deadbeef-02");
-        assert_eq!(mbr_partuuid(0x00c0ffee, 0x1f).as_bytes(), b"00c0ffee-1f");
-        assert_eq!(mbr_partuuid(1, 300).as_bytes(), b"00000001-012c");
+        assert_eq!(mbr(sig, 1).as_bytes(), b"deadbeef-01");
+        assert_eq!(mbr(sig, 2).as_bytes(), b"deadbeef-02");
+        assert_eq!(mbr(0x00c0ffee, 0x1f).as_bytes(), b"00c0ffee-1f");
+        assert_eq!(mbr(1, 300).as_bytes(), b"00000001-012c");
+        assert_eq!(mbr(1, 0x10000).as_bytes(), b"00000001-010000");
+        assert_eq!(mbr(1, 0).as_bytes(), b"00000001-00");
         assert_eq!(mbr_signature(&disk[..511]), None);
         // A FAT boot sector has 55AA but no partition entries.
         let fat = sparse("superblock/vfat32.sparse");

@@ -3,7 +3,7 @@
 //! `blkid`. Checked against blkid 2.38 on images made by mkfs.* (tests/fixtures/superblock).
 
 use super::bytes::{arr, le16, le32};
-use super::text::{hex_digit, Text};
+use super::text::{Text, BIG_ENDIAN, UUID_DASHES};
 
 /// Bytes to read from the start of a device: enough for btrfs's superblock at 64 KiB.
 pub const PROBE_LEN: usize = 69632;
@@ -57,7 +57,7 @@ impl FsType {
 #[cfg_attr(test, derive(Debug))]
 pub struct Superblock {
     pub fstype: FsType,
-    pub uuid: Text<37>,
+    pub uuid: Text<36>,
     pub label: Text<64>,
 }
 
@@ -65,28 +65,26 @@ fn byte(h: &[u8], off: usize) -> Option<u8> {
     h.get(off).copied()
 }
 
-/// 16 bytes as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`; all zeros is "no UUID", as in blkid.
-fn uuid(h: &[u8], off: usize) -> Option<Text<37>> {
+/// 16 bytes as `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` into `t`; all zeros is "no UUID", as
+/// in blkid.
+fn uuid(h: &[u8], off: usize, t: &mut Text<36>) -> Option<()> {
+    const IN_ORDER: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
     let raw: [u8; 16] = arr(h, off)?;
-    let mut t = Text::new();
-    if raw.iter().any(|&b| b != 0) {
-        for (i, b) in raw.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                t.push(b'-');
-            }
-            t.push_hex(*b);
-        }
+    if raw != [0; 16] {
+        t.push_hex_groups(&raw, &IN_ORDER, UUID_DASHES);
     }
-    Some(t)
+    Some(())
 }
 
-/// A NUL- or space-padded on-disk label, cut at the first NUL, trailing spaces dropped.
-fn label(h: &[u8], off: usize, len: usize) -> Option<Text<64>> {
+/// A NUL- or space-padded on-disk label into `t`, cut at the first NUL, trailing spaces
+/// dropped.
+fn label(h: &[u8], off: usize, len: usize, t: &mut Text<64>) -> Option<()> {
     let raw = h.get(off..off.checked_add(len)?)?;
-    let end = raw.iter().position(|&c| c == 0).unwrap_or(raw.len());
-    let mut t = Text::from_bytes(raw.get(..end).unwrap_or(&[]));
-    t.trim_end(b" ");
-    Some(t)
+    for &c in raw.iter().take_while(|&&c| c != 0) {
+        t.push(c);
+    }
+    t.trim_end(b' ');
+    Some(())
 }
 
 /// ext2/3/4: told apart by features the way blkid does: a journal makes ext3, any
@@ -98,6 +96,8 @@ fn ext_kind(h: &[u8], sb: &mut Superblock) -> Option<()> {
     const RO_SUPP: u32 = 0x7; // sparse_super, large_file, btree_dir
     const EXT2_INCOMPAT_SUPP: u32 = 0x12; // filetype, meta_bg
     const EXT3_INCOMPAT_SUPP: u32 = 0x16; // … and recover
+    // The row's label (to 1160) is read first: the known length lets the checks fold.
+    let h = h.get(..1160)?;
     let compat = le32(h, SB + 0x5C)?;
     let incompat = le32(h, SB + 0x60)?;
     let ro_compat = le32(h, SB + 0x64)?;
@@ -121,36 +121,34 @@ fn squashfs_v4(h: &[u8], _: &mut Superblock) -> Option<()> {
     (le16(h, 28)? == 4).then_some(())
 }
 
-/// An ISO 9660 date `YYYYMMDDHHMMSSCC` as blkid's UUID `YYYY-MM-DD-HH-MM-SS-CC`; all
-/// zeros with a zero zone offset means "not set".
-fn iso_date(h: &[u8], off: usize) -> Option<Text<37>> {
-    let d: [u8; 16] = arr(h, off)?;
-    let zone = byte(h, off + 16)?;
-    if !d.iter().all(u8::is_ascii_digit) || (d.iter().all(|&c| c == b'0') && zone == 0) {
-        return None;
-    }
-    let mut t = Text::new();
-    for (i, &c) in d.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10 | 12 | 14) {
-            t.push(b'-');
-        }
-        t.push(c);
-    }
-    Some(t)
-}
-
-/// ISO 9660's UUID: blkid takes the modification date, else the creation date.
+/// ISO 9660's UUID, as blkid makes it: the modification date, else the creation date,
+/// `YYYYMMDDHHMMSSCC` written `YYYY-MM-DD-HH-MM-SS-CC`. A date of all zeros with a zero
+/// zone offset means "not set".
 fn iso_uuid(h: &[u8], sb: &mut Superblock) -> Option<()> {
     const PVD: usize = 32768;
-    sb.uuid = iso_date(h, PVD + 830).or_else(|| iso_date(h, PVD + 813)).unwrap_or_default();
+    for off in [PVD + 830, PVD + 813] {
+        let Some((date, zone)) = h.get(off..off + 17).map(|d| d.split_at(16)) else { continue };
+        if !date.iter().all(u8::is_ascii_digit) || (date.iter().all(|&c| c == b'0') && zone == [0]) {
+            continue;
+        }
+        for (i, &c) in date.iter().enumerate() {
+            if i >= 4 && i % 2 == 0 {
+                sb.uuid.push(b'-');
+            }
+            sb.uuid.push(c);
+        }
+        break;
+    }
     Some(())
 }
 
-/// FAT12/16/32 from the boot sector's BPB. Last in line: its checks are the weakest.
-/// Label and serial come from the extended boot record (FAT32 keeps it further down);
-/// `NO NAME` is mkfs's way of saying none.
-fn vfat(h: &[u8]) -> Option<Superblock> {
-    if h.get(510..512)? != [0x55, 0xAA] || !matches!(byte(h, 0)?, 0xEB | 0xE9) {
+/// FAT12/16/32 from the boot sector's BPB (its row checks the 55AA mark). Last in line:
+/// its checks are the weakest. Label and serial come from the extended boot record (FAT32
+/// keeps it further down); `NO NAME` is mkfs's way of saying none.
+fn vfat(h: &[u8], sb: &mut Superblock) -> Option<()> {
+    // The row's magic at 510 made it this long; the known length lets the checks below fold.
+    let h = h.get(..512)?;
+    if !matches!(byte(h, 0)?, 0xEB | 0xE9) {
         return None;
     }
     let bytes_per_sector = le16(h, 11)?;
@@ -170,25 +168,17 @@ fn vfat(h: &[u8]) -> Option<Superblock> {
     }
     let ebr = if fat32 { 0x42 } else { 0x26 };
     let sig = byte(h, ebr)?;
-    let mut uuid = Text::new();
     if matches!(sig, 0x28 | 0x29) {
-        let s: [u8; 4] = arr(h, ebr + 1)?;
-        for (i, b) in s.iter().rev().enumerate() {
-            if i == 2 {
-                uuid.push(b'-');
-            }
-            uuid.push(hex_digit(b >> 4).to_ascii_uppercase());
-            uuid.push(hex_digit(*b).to_ascii_uppercase());
-        }
+        sb.uuid.push_hex_groups(h.get(ebr + 1..ebr + 5)?, &BIG_ENDIAN, 1 << 2);
+        sb.uuid.make_ascii_uppercase();
     }
-    let mut name = Text::new();
     if sig == 0x29 {
-        name = label(h, ebr + 5, 11)?;
-        if name.as_bytes() == b"NO NAME" {
-            name = Text::new();
+        label(h, ebr + 5, 11, &mut sb.label)?;
+        if sb.label.as_bytes() == b"NO NAME" {
+            sb.label.clear();
         }
     }
-    Some(Superblock { fstype: FsType::Vfat, uuid, label: name })
+    Some(())
 }
 
 /// A check or field a table row cannot express; `None` rejects the candidate.
@@ -207,9 +197,9 @@ struct Layout {
     fix: Option<Fix>,
 }
 
-/// In order of how specific the magic is; vfat, with no magic at all, comes after these.
+/// In order of how specific the magic is; vfat, with no real magic at all, comes last.
 #[rustfmt::skip]
-const LAYOUTS: [Layout; 7] = [
+const LAYOUTS: [Layout; 8] = [
     // ext2/3/4 superblock at 1024: s_magic 0x38, s_uuid 0x68, s_volume_name 0x78.
     Layout { fstype: FsType::Ext4, magic_at: 1080, magic: &[0x53, 0xEF], uuid_at: 1128, label_at: 1144, label_len: 16, fix: Some(ext_kind) },
     // btrfs superblock at 64 KiB: fsid +32, magic +64, label +0x12b.
@@ -224,6 +214,8 @@ const LAYOUTS: [Layout; 7] = [
     Layout { fstype: FsType::Iso9660, magic_at: 32768, magic: b"\x01CD001", uuid_at: 0, label_at: 32808, label_len: 32, fix: Some(iso_uuid) },
     // Swap v1 with 4 KiB pages (the magic ends the first page); header fields at 1024.
     Layout { fstype: FsType::Swap, magic_at: 4086, magic: b"SWAPSPACE2", uuid_at: 1036, label_at: 1052, label_len: 16, fix: None },
+    // FAT: only the boot sector's 55AA mark here, the BPB checks in `vfat`.
+    Layout { fstype: FsType::Vfat, magic_at: 510, magic: &[0x55, 0xAA], uuid_at: 0, label_at: 0, label_len: 0, fix: Some(vfat) },
 ];
 
 fn by_layout(l: &Layout, h: &[u8]) -> Option<Superblock> {
@@ -233,10 +225,10 @@ fn by_layout(l: &Layout, h: &[u8]) -> Option<Superblock> {
     }
     let mut sb = Superblock { fstype: l.fstype, uuid: Text::new(), label: Text::new() };
     if l.uuid_at != 0 {
-        sb.uuid = uuid(h, l.uuid_at as usize)?;
+        uuid(h, l.uuid_at as usize, &mut sb.uuid)?;
     }
     if l.label_len != 0 {
-        sb.label = label(h, l.label_at as usize, usize::from(l.label_len))?;
+        label(h, l.label_at as usize, usize::from(l.label_len), &mut sb.label)?;
     }
     if let Some(fix) = l.fix {
         fix(h, &mut sb)?;
@@ -247,7 +239,7 @@ fn by_layout(l: &Layout, h: &[u8]) -> Option<Superblock> {
 /// Identifies the filesystem in a device's first [`PROBE_LEN`] bytes; shorter input is
 /// probed for whatever fits in it.
 pub fn probe(head: &[u8]) -> Option<Superblock> {
-    LAYOUTS.iter().find_map(|l| by_layout(l, head)).or_else(|| vfat(head))
+    LAYOUTS.iter().find_map(|l| by_layout(l, head))
 }
 
 /// Whether `head` starts a live-boot bundle: a squashfs or EROFS image.

@@ -16,14 +16,16 @@ pub const MAX_DEVICES: usize = 64;
 /// How long rdinit waits for a device when the command line does not say (seconds).
 pub const DEFAULT_WAIT_S: u32 = 30;
 
-/// What identifies a partition (from its disk's GPT or MBR).
-#[derive(Clone)]
+/// What identifies a partition (from its disk's GPT or MBR); all empty with `number` 0 for
+/// a device that is no partition (or whose table could not be read).
+#[derive(Clone, Default)]
 pub struct PartId {
     /// The whole disk's device name (`vda` for `vda2`).
     pub disk: Text<32>,
+    /// From 1, as the kernel numbers partitions; 0: not a partition.
     pub number: u32,
-    pub partuuid: Text<37>,
-    pub partlabel: Text<72>,
+    pub partuuid: Text<36>,
+    pub partlabel: Text<36>,
 }
 
 /// One block device seen, with what probing found (probed once, on first need).
@@ -33,13 +35,13 @@ pub struct BlockDev {
     pub minor: u32,
     probed: bool,
     pub sb: Option<Superblock>,
-    pub part: Option<PartId>,
+    pub part: PartId,
 }
 
 impl BlockDev {
     /// `/dev/NAME`.
     pub fn path(&self) -> PathBuf<48> {
-        PathBuf::from_parts(&[b"/dev/", self.name.as_bytes()]).unwrap_or_default()
+        dev_path(self.name.as_bytes())
     }
 }
 
@@ -73,7 +75,7 @@ impl Devices {
             let Ok(dir) = PathBuf::<96>::from_parts(&[b"/sys/bus/", bus.name(), b"/devices"]) else { continue };
             let Ok(mut devs) = Dir::open(dir.as_cstr()) else { continue };
             while let Ok(Some(dev)) = devs.next_entry() {
-                let Ok(file) = PathBuf::<160>::from_parts(&[dir.as_bytes(), b"/", dev.name(), b"/modalias"]) else { continue };
+                let Ok(file) = PathBuf::<256>::from_parts(&[dir.as_bytes(), b"/", dev.name(), b"/modalias"]) else { continue };
                 let mut buf = [0u8; 256];
                 if let Ok(text) = fs::read_file(Fd::CWD, file.as_cstr(), &mut buf) {
                     self.modules.load(text.strip_suffix(b"\n").unwrap_or(text));
@@ -92,10 +94,7 @@ impl Devices {
     pub fn scan(&mut self) {
         let Ok(mut dir) = Dir::open(c"/sys/class/block") else { return };
         while let Ok(Some(entry)) = dir.next_entry() {
-            let mut path = PathBuf::<128>::new();
-            if path.push(b"/sys/class/block/").and_then(|p| p.push(entry.name())).and_then(|p| p.push(b"/dev")).is_err() {
-                continue;
-            }
+            let Ok(path) = PathBuf::<96>::from_parts(&[b"/sys/class/block/", entry.name(), b"/dev"]) else { continue };
             let mut buf = [0u8; 24];
             let Ok(text) = fs::read_file(Fd::CWD, path.as_cstr(), &mut buf) else { continue };
             let (major, minor) = parse_dev(text);
@@ -110,7 +109,7 @@ impl Devices {
             dev.probed &= !new_media;
             return;
         }
-        let dev = BlockDev { name: Text::from_bytes(name), major, minor, probed: false, sb: None, part: None };
+        let dev = BlockDev { name: Text::from_bytes(name), major, minor, probed: false, sb: None, part: PartId::default() };
         if self.list.push(dev).is_err() && !self.full_reported {
             self.full_reported = true;
             warning!("more than %n block devices; ignoring %s and later ones", name; MAX_DEVICES as u64);
@@ -131,14 +130,22 @@ impl Devices {
         let mut buf = [0u8; 4096];
         while let Ok(n) = net::recv(fd, &mut buf) {
             let Some(ev) = uevent::parse(&buf[..n]) else { continue };
-            if let (uevent::Action::Add, Some(alias)) = (ev.action, ev.modalias) {
-                self.modules.load(alias);
-            }
-            if ev.subsystem != Some(b"block") || !matches!(ev.action, uevent::Action::Add | uevent::Action::Change) {
+            // A `change` of a block device is new media in it.
+            let new_media = match ev.action {
+                uevent::Action::Add => {
+                    if let Some(alias) = ev.modalias {
+                        self.modules.load(alias);
+                    }
+                    false
+                }
+                uevent::Action::Change => true,
+                _ => continue,
+            };
+            if ev.subsystem != Some(b"block") {
                 continue;
             }
             if let (Some(name), Some(major), Some(minor)) = (ev.devname, ev.major, ev.minor) {
-                self.add(name, major, minor, ev.action == uevent::Action::Change);
+                self.add(name, major, minor, new_media);
             }
         }
     }
@@ -155,13 +162,12 @@ impl Devices {
         if name.starts_with(b"loop") || name.starts_with(b"ram") {
             return;
         }
-        let path = dev.path();
         let mut head = [0u8; superblock::PROBE_LEN];
-        if let Ok(fd) = fs::open(path.as_cstr(), O_RDONLY) {
+        if let Some(fd) = open_dev(name) {
             let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
             dev.sb = superblock::probe(&head[..n]);
         }
-        dev.part = partition_id(dev.name.as_bytes());
+        partition_id(dev.name.as_bytes(), &mut dev.part);
     }
 
     /// The index of the device `spec` names, if it is here now.
@@ -188,13 +194,14 @@ impl Devices {
                 self.probe(i);
                 let dev = self.list.get(i)?;
                 let sb = dev.sb.as_ref();
-                let part = dev.part.as_ref();
+                // Spec values are never empty, so a non-partition's empty fields match none.
+                let part = &dev.part;
                 match *spec {
                     DeviceSpec::Uuid(u) => sb.is_some_and(|s| superblock::uuid_eq(s.uuid.as_bytes(), u)),
                     DeviceSpec::Label(l) => sb.is_some_and(|s| s.label.as_bytes() == l),
-                    DeviceSpec::PartLabel(l) => part.is_some_and(|p| p.partlabel.as_bytes() == l),
+                    DeviceSpec::PartLabel(l) => part.partlabel.as_bytes() == l,
                     DeviceSpec::PartUuid(u, offset) => {
-                        if part.is_some_and(|p| superblock::uuid_eq(p.partuuid.as_bytes(), u)) {
+                        if superblock::uuid_eq(part.partuuid.as_bytes(), u) {
                             return self.sibling(i, offset);
                         }
                         false
@@ -211,13 +218,11 @@ impl Devices {
         if offset == 0 {
             return Some(i);
         }
-        let dev = self.list.get(i)?;
-        let part = dev.part.clone()?;
-        let want = part.number as i64 + offset as i64;
+        let want = self.list.get(i)?.part.number as i64 + offset as i64;
         for j in 0..self.list.len() {
             self.probe(j);
-            let other = self.list.get(j)?;
-            if other.part.as_ref().is_some_and(|p| p.disk.as_bytes() == part.disk.as_bytes() && p.number as i64 == want) {
+            let (part, other) = (&self.list.get(i)?.part, &self.list.get(j)?.part);
+            if other.number != 0 && other.number as i64 == want && other.disk.as_bytes() == part.disk.as_bytes() {
                 return Some(j);
             }
         }
@@ -265,7 +270,8 @@ impl Devices {
                 Some(sb) => line.s(sb.fstype.name()).s(b" label=").s(sb.label.as_bytes()).s(b" uuid=").s(sb.uuid.as_bytes()),
                 None => line.s(b"? (no known filesystem)"),
             };
-            if let Some(p) = &dev.part {
+            let p = &dev.part;
+            if p.number != 0 {
                 line.s(b" partuuid=").s(p.partuuid.as_bytes());
                 if !p.partlabel.is_empty() {
                     line.s(b" partlabel=").s(p.partlabel.as_bytes());
@@ -302,14 +308,29 @@ pub fn spec_text<'a>(spec: &DeviceSpec<'a>) -> &'a [u8] {
 /// `MAJ:MIN` from a sysfs `dev` file.
 fn parse_dev(text: &[u8]) -> (u32, u32) {
     let text = text.strip_suffix(b"\n").unwrap_or(text);
-    let mut it = text.split(|&b| b == b':');
-    let major = it.next().and_then(crate::parse::cmdline::parse_u32).unwrap_or(0);
-    let minor = it.next().and_then(crate::parse::cmdline::parse_u32).unwrap_or(0);
-    (major, minor)
+    let colon = text.iter().position(|&b| b == b':').unwrap_or(text.len());
+    let (major, minor) = text.split_at(colon);
+    let number = |s: &[u8]| crate::parse::cmdline::parse_u32(s).unwrap_or(0);
+    (number(major), minor.get(1..).map_or(0, number))
 }
 
-/// Partition number and PARTUUID/PARTLABEL of a partition device, from its disk's table.
-fn partition_id(name: &[u8]) -> Option<PartId> {
+/// `/dev/NAME` (names are `Text<32>`: it always fits).
+fn dev_path(name: &[u8]) -> PathBuf<48> {
+    PathBuf::from_parts(&[b"/dev/", name]).unwrap_or_default()
+}
+
+/// `/dev/NAME`, opened for reading.
+fn open_dev(name: &[u8]) -> Option<OwnedFd> {
+    fs::open(dev_path(name).as_cstr(), O_RDONLY).ok()
+}
+
+/// Fills `part` from the partition device `name`'s sysfs entry and its disk's table; its
+/// `number` is set last, so it stays 0 unless all of it was found.
+fn partition_id(name: &[u8], part: &mut PartId) -> Option<()> {
+    // A `change` uevent re-probes: nothing of the old table may survive.
+    part.number = 0;
+    part.partuuid.clear();
+    part.partlabel.clear();
     let mut path = PathBuf::<96>::from_parts(&[b"/sys/class/block/", name, b"/partition"]).ok()?;
     let mut buf = [0u8; 256];
     let text = fs::read_file(Fd::CWD, path.as_cstr(), &mut buf).ok()?;
@@ -317,22 +338,23 @@ fn partition_id(name: &[u8]) -> Option<PartId> {
     // The sysfs link ends in …/block/vda/vda1: its second-to-last component is the disk.
     path.truncate(path.len() - b"/partition".len());
     let link = fs::readlinkat(Fd::CWD, path.as_cstr(), &mut buf).ok()?;
-    let disk = Text::<32>::from_bytes(link.rsplit(|&b| b == b'/').nth(1)?);
-    let dev = PathBuf::<48>::from_parts(&[b"/dev/", disk.as_bytes()]).ok()?;
-    let fd = fs::open(dev.as_cstr(), O_RDONLY).ok()?;
+    let disk = link.rsplit(|&b| b == b'/').nth(1)?;
+    part.disk.clear();
+    part.disk.extend(disk);
+    let fd = open_dev(part.disk.as_bytes())?;
     // Sector 0 (MBR) and a GPT header at LBA 1 of 512- or 4096-byte sectors.
     let mut head = [0u8; 4608];
     fs::read_full(fd.fd(), &mut head).ok()?;
-    let (partuuid, partlabel) = match partition::mbr_signature(&head) {
-        Some(sig) => (partition::mbr_partuuid(sig, number), Text::new()),
+    match partition::mbr_signature(&head) {
+        Some(sig) => partition::mbr_partuuid(sig, number, &mut part.partuuid),
         None => {
             let (h, sector) = [512usize, 4096].iter().find_map(|&s| Some((partition::gpt_header(head.get(s..)?)?, s as u64)))?;
             let mut raw = [0u8; 128];
             let at = h.entries_lba * sector + number.checked_sub(1)? as u64 * h.entry_size as u64;
             fs::pread(fd.fd(), &mut raw, at).ok()?;
-            let e = partition::gpt_entry(&raw)?;
-            (e.partuuid, e.partlabel)
+            partition::gpt_entry_ids(&raw, &mut part.partuuid, &mut part.partlabel)?;
         }
-    };
-    Some(PartId { disk, number, partuuid, partlabel })
+    }
+    part.number = number;
+    Some(())
 }

@@ -73,7 +73,7 @@ pub fn compression(path: &[u8]) -> Option<Compression> {
 }
 
 /// The basename without its module suffix, not normalised: `crc32c-intel`.
-fn stem(path: &[u8]) -> &[u8] {
+pub fn stem(path: &[u8]) -> &[u8] {
     let base = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
     SUFFIXES.iter().find_map(|(s, _)| strip_suffix(base, s)).unwrap_or(base)
 }

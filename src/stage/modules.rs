@@ -8,9 +8,6 @@ use crate::sys::{process, Errno, PathBuf};
 
 /// The most modules an image may carry (Debian's whole kernel has about 4,000).
 pub const MAX_MODULES: usize = 6144;
-/// The most dependencies one module may list.
-const MAX_DEPS: usize = 64;
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Untried,
@@ -19,15 +16,12 @@ enum State {
     Failed,
 }
 
-/// The image's depmod files, indexed by module name.
+/// The image's depmod files. A module is known by its entry number in modules.dep.
 struct Index {
     dir: PathBuf<96>,
     dep: Mapping,
     softdep: Option<Mapping>,
     alias: Option<Mapping>,
-    /// Byte offset of each modules.dep entry's line.
-    lines: [u32; MAX_MODULES],
-    count: usize,
 }
 
 pub struct Modules {
@@ -45,20 +39,15 @@ impl Modules {
     /// Loads every module the image carries, dependencies first.
     pub fn load_all(&mut self) {
         let Some(index) = &self.index else { return };
-        for i in 0..index.count {
-            load(index, &mut self.state, &mut self.loaded, i);
+        for (i, entry) in index.entries() {
+            load_entry(index, &mut self.state, &mut self.loaded, i, entry);
         }
     }
 
     /// Loads module `name` (a name or an alias) and what it needs; false if it is unknown.
     pub fn load(&mut self, name: &[u8]) -> bool {
         let Some(index) = &self.index else { return false };
-        let mut found = false;
-        for i in index.resolve(name).into_iter().flatten() {
-            found = true;
-            load(index, &mut self.state, &mut self.loaded, i);
-        }
-        found
+        load(index, &mut self.state, &mut self.loaded, name, true)
     }
 
     /// Loads the driver of filesystem `fstype` (its `fs-TYPE` alias) before a mount, so the
@@ -99,75 +88,48 @@ impl Index {
         let softdep = map(b"modules.softdep");
         let alias = map(b"modules.alias");
         dir.truncate(len);
-        let mut index = Index { dir, dep, softdep, alias, lines: [0; MAX_MODULES], count: 0 };
-        index.build();
+        let index = Index { dir, dep, softdep, alias };
+        if index.entries().nth(MAX_MODULES).is_some() {
+            warning!("more than %n modules in modules.dep; ignoring the rest"; MAX_MODULES as u64);
+        }
         Some(index)
     }
 
-    fn build(&mut self) {
-        let text = self.dep.bytes();
-        let mut offset = 0usize;
-        for line in text.split(|&b| b == b'\n') {
-            let start = offset;
-            offset += line.len() + 1;
-            if dep::dep_line(line).is_none() {
-                continue;
-            }
-            if self.count == MAX_MODULES {
-                warning!("more than %n modules in modules.dep; ignoring the rest"; MAX_MODULES as u64);
-                break;
-            }
-            self.lines[self.count] = start as u32;
-            self.count += 1;
-        }
-    }
-
-    fn entry(&self, i: usize) -> Option<dep::DepEntry<'_>> {
-        let text = self.dep.bytes().get(self.lines[i] as usize..)?;
-        dep::dep_line(text.split(|&b| b == b'\n').next()?)
-    }
-
-    /// The entry number of module `name` (`-` and `_` alike). A linear scan: images carry
-    /// tens of modules, and even `modules=all` is bounded by the kernel's load time.
-    fn find(&self, name: &[u8]) -> Option<usize> {
-        (0..self.count).find(|&i| self.entry(i).is_some_and(|e| dep::names_equal(e.name().as_bytes(), name)))
-    }
-
-    /// Entry numbers for a name or an alias (an alias may name several modules).
-    fn resolve(&self, name: &[u8]) -> [Option<usize>; 4] {
-        let mut out = [None; 4];
-        if let Some(i) = self.find(name) {
-            out[0] = Some(i);
-            return out;
-        }
-        let Some(alias) = &self.alias else { return out };
-        for (slot, module) in out.iter_mut().zip(dep::resolve_alias(alias.bytes(), name)) {
-            *slot = self.find(module);
-        }
-        out
+    /// The modules.dep entries with their numbers, up to `MAX_MODULES` (one more to tell).
+    fn entries(&self) -> impl Iterator<Item = (usize, dep::DepEntry<'_>)> {
+        self.dep.bytes().split(|&b| b == b'\n').filter_map(dep::dep_line).enumerate().take(MAX_MODULES + 1)
     }
 }
 
-/// Loads entry `i` after its softdeps and dependencies.
-fn load(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, i: usize) {
-    if state[i] != State::Untried {
-        return;
+/// Loads module `name` (with `alias`, also every module its alias names: at most four) and
+/// what it needs; false if none is in modules.dep. A linear scan: images carry tens of
+/// modules, and even `modules=all` is bounded by the kernel's load time.
+fn load(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, name: &[u8], alias: bool) -> bool {
+    if let Some((i, entry)) = index.entries().find(|(_, e)| dep::names_equal(dep::stem(e.path), name)) {
+        load_entry(index, state, loaded, i, entry);
+        return true;
     }
-    state[i] = State::Loading;
-    let Some(entry) = index.entry(i) else { return };
-    let name = entry.name();
-    soft_deps(index, state, loaded, name.as_bytes(), true);
-    // depmod lists the dependencies deepest last: load them in reverse.
-    let mut deps = [0usize; MAX_DEPS];
-    let mut n = 0;
-    for path in entry.deps() {
-        if let (Some(j), true) = (index.find(dep::module_name(path).as_bytes()), n < MAX_DEPS) {
-            deps[n] = j;
-            n += 1;
+    let mut found = false;
+    if let (Some(aliases), true) = (&index.alias, alias) {
+        for module in dep::resolve_alias(aliases.bytes(), name).take(4) {
+            found |= load(index, state, loaded, module, false);
         }
     }
-    for &j in deps[..n].iter().rev() {
-        load(index, state, loaded, j);
+    found
+}
+
+/// Loads entry `i` after its softdeps and dependencies.
+fn load_entry(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, i: usize, entry: dep::DepEntry) {
+    let Some(s) = state.get_mut(i) else { return };
+    if *s != State::Untried {
+        return;
+    }
+    *s = State::Loading;
+    let name = dep::stem(entry.path);
+    soft_deps(index, state, loaded, name, true);
+    // depmod lists the dependencies deepest last: load them in reverse.
+    for path in entry.deps().rev() {
+        load(index, state, loaded, dep::stem(path), false);
     }
     state[i] = match insert(index, entry.path) {
         Ok(()) => {
@@ -175,11 +137,11 @@ fn load(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, i: us
             State::Loaded
         }
         Err(e) => {
-            report_failure(name.as_bytes(), entry.path, e);
+            report_failure(entry.path, e);
             State::Failed
         }
     };
-    soft_deps(index, state, loaded, name.as_bytes(), false);
+    soft_deps(index, state, loaded, name, false);
 }
 
 fn soft_deps(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, name: &[u8], pre: bool) {
@@ -188,9 +150,7 @@ fn soft_deps(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, 
         let list = if pre { sd.pre() } else { sd.post() };
         for target in list {
             // A softdep that is built in or absent from the image is optional by nature.
-            for j in index.resolve(target).into_iter().flatten() {
-                load(index, state, loaded, j);
-            }
+            load(index, state, loaded, target, true);
         }
     }
 }
@@ -206,9 +166,9 @@ fn insert(index: &Index, path: &[u8]) -> Result<(), Errno> {
     }
 }
 
-fn report_failure(name: &[u8], path: &[u8], e: Errno) {
+fn report_failure(path: &[u8], e: Errno) {
     let mut line = Line::warn();
-    line.s(b"module ").s(name).s(b": ").errno(e);
+    line.s(b"module ").s(dep::module_name(path).as_bytes()).s(b": ").errno(e);
     match (dep::compression(path), e) {
         (Some(c), Errno::INVAL | Errno::NOTSUP | Errno::NOSYS) => {
             let mut buf = [0u8; 16];

@@ -2,9 +2,9 @@
 //! dependency order (modules.dep), softdeps (modules.softdep) honoured.
 use crate::out::Line;
 use crate::parse::modules as dep;
-use crate::sys::fs::{self, Fd, Mapping, O_RDONLY};
+use crate::sys::fs::{self, Fd, Mapping, O_DIRECTORY, O_PATH, O_RDONLY};
 use crate::sys::mount::{finit_module, MODULE_INIT_COMPRESSED_FILE};
-use crate::sys::{process, Errno, PathBuf};
+use crate::sys::{process, Errno, OwnedFd, PathBuf};
 
 /// The most modules an image may carry (Debian's whole kernel has about 4,000).
 pub const MAX_MODULES: usize = 6144;
@@ -18,7 +18,8 @@ enum State {
 
 /// The image's depmod files. A module is known by its entry number in modules.dep.
 struct Index {
-    dir: PathBuf<96>,
+    /// `/lib/modules/RELEASE`, which modules.dep paths are relative to.
+    dir: OwnedFd,
     dep: Mapping,
     softdep: Option<Mapping>,
     alias: Option<Mapping>,
@@ -70,24 +71,19 @@ impl Index {
         let mut release = [0u8; 65];
         let release = process::kernel_release(&mut release);
         let mut dir = PathBuf::<96>::from_parts(&[b"/lib/modules/", release, b"/"]).ok()?;
-        let len = dir.len();
-        dir.push(b"modules.dep").ok()?;
-        let dep = match Mapping::open(Fd::CWD, dir.as_cstr()) {
-            Ok(m) => m,
+        let opened = fs::open(dir.as_cstr(), O_PATH | O_DIRECTORY).and_then(|d| Ok((Mapping::open(d.fd(), c"modules.dep")?, d)));
+        let (dep, dir_fd) = match opened {
+            Ok(both) => both,
             Err(Errno::NOENT) => return None,
             Err(e) => {
+                let _ = dir.push(b"modules.dep");
                 crate::report(b"read", dir.as_bytes(), e);
                 return None;
             }
         };
-        let mut map = |name: &[u8]| {
-            dir.truncate(len);
-            dir.push(name).ok()?;
-            Mapping::open(Fd::CWD, dir.as_cstr()).ok()
-        };
-        let softdep = map(b"modules.softdep");
-        let alias = map(b"modules.alias");
-        dir.truncate(len);
+        let softdep = Mapping::open(dir_fd.fd(), c"modules.softdep").ok();
+        let alias = Mapping::open(dir_fd.fd(), c"modules.alias").ok();
+        let dir = dir_fd;
         let index = Index { dir, dep, softdep, alias };
         if index.entries().nth(MAX_MODULES).is_some() {
             warning!("more than %n modules in modules.dep; ignoring the rest"; MAX_MODULES as u64);
@@ -157,8 +153,8 @@ fn soft_deps(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, 
 
 /// finit_module on the file; already loaded (EEXIST) counts as success.
 fn insert(index: &Index, path: &[u8]) -> Result<(), Errno> {
-    let full = PathBuf::<256>::from_parts(&[index.dir.as_bytes(), path])?;
-    let fd = fs::open(full.as_cstr(), O_RDONLY)?;
+    let path_z = PathBuf::<256>::from_parts(&[path])?;
+    let fd = fs::openat(index.dir.fd(), path_z.as_cstr(), O_RDONLY, 0)?;
     let flags = if dep::compression(path).is_some() { MODULE_INIT_COMPRESSED_FILE } else { 0 };
     match finit_module(fd.fd(), c"", flags) {
         Err(Errno::EXIST) => Ok(()),

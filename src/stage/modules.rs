@@ -4,6 +4,7 @@ use crate::out::Line;
 use crate::parse::modules as dep;
 use crate::sys::fs::{self, Fd, Mapping, O_DIRECTORY, O_PATH, O_RDONLY};
 use crate::sys::mount::{finit_module, MODULE_INIT_COMPRESSED_FILE};
+use crate::sys::cstr::until_nul;
 use crate::sys::{process, Errno, OwnedFd, PathBuf};
 
 /// The most modules an image may carry (Debian's whole kernel has about 4,000).
@@ -85,7 +86,7 @@ impl Index {
         let alias = Mapping::open(dir_fd.fd(), c"modules.alias").ok();
         let dir = dir_fd;
         let index = Index { dir, dep, softdep, alias };
-        if index.entries().nth(MAX_MODULES).is_some() {
+        if index.entries().count() > MAX_MODULES {
             warning!("more than %n modules in modules.dep; ignoring the rest"; MAX_MODULES as u64);
         }
         Some(index)
@@ -153,8 +154,10 @@ fn soft_deps(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, 
 
 /// finit_module on the file; already loaded (EEXIST) counts as success.
 fn insert(index: &Index, path: &[u8]) -> Result<(), Errno> {
-    let path_z = PathBuf::<256>::from_parts(&[path])?;
-    let fd = fs::openat(index.dir.fd(), path_z.as_cstr(), O_RDONLY, 0)?;
+    // `path` NUL-terminated: the zeroed buffer's last byte always stays 0.
+    let mut path_z = [0u8; 256];
+    path_z.get_mut(..path.len()).filter(|_| path.len() < 256).ok_or(Errno::NAMETOOLONG)?.copy_from_slice(path);
+    let fd = fs::openat(index.dir.fd(), until_nul(&path_z), O_RDONLY, 0)?;
     let flags = if dep::compression(path).is_some() { MODULE_INIT_COMPRESSED_FILE } else { 0 };
     match finit_module(fd.fd(), c"", flags) {
         Err(Errno::EXIST) => Ok(()),

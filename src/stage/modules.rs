@@ -55,8 +55,12 @@ impl Modules {
     /// Loads the driver of filesystem `fstype` (its `fs-TYPE` alias) before a mount, so the
     /// kernel finds it registered and need not run a modprobe helper process for it.
     pub fn load_fs(&mut self, fstype: &[u8]) {
-        if let Ok(alias) = PathBuf::<32>::from_parts(&[b"fs-", fstype]) {
-            self.load(alias.as_bytes());
+        // Room for a 28-byte type, as before: no real one comes close.
+        let mut alias = [0u8; 31];
+        (alias[0], alias[1], alias[2]) = (b'f', b's', b'-');
+        if let Some(name) = alias.get_mut(3..3 + fstype.len()) {
+            name.copy_from_slice(fstype);
+            self.load(&alias[..3 + fstype.len()]);
         }
     }
 }

@@ -75,14 +75,14 @@ impl Index {
     fn open() -> Option<Index> {
         let mut release = [0u8; 65];
         let release = process::kernel_release(&mut release);
-        let mut dir = PathBuf::<96>::from_parts(&[b"/lib/modules/", release, b"/"]).ok()?;
+        let dir = PathBuf::<96>::from_parts(&[b"/lib/modules/", release, b"/"]).ok()?;
         let opened = fs::open(dir.as_cstr(), O_PATH | O_DIRECTORY).and_then(|d| Ok((Mapping::open(d.fd(), c"modules.dep")?, d)));
         let (dep, dir_fd) = match opened {
             Ok(both) => both,
             Err(Errno::NOENT) => return None,
             Err(e) => {
-                let _ = dir.push(b"modules.dep");
-                crate::report(b"read", dir.as_bytes(), e);
+                // As crate::report words it, the file's path built only here.
+                error!("read %smodules.dep: %e", dir.as_bytes(); e);
                 return None;
             }
         };
@@ -171,7 +171,12 @@ fn insert(index: &Index, path: &[u8]) -> Result<(), Errno> {
 
 fn report_failure(path: &[u8], e: Errno) {
     let mut line = Line::warn();
-    line.s(b"module ").s(dep::module_name(path).as_bytes()).s(b": ").errno(e);
+    line.s(b"module ");
+    // The name as the kernel knows it: `crc32c-intel.ko` is `crc32c_intel`.
+    for c in dep::stem(path) {
+        line.s(if *c == b'-' { b"_" } else { core::slice::from_ref(c) });
+    }
+    line.s(b": ").errno(e);
     match (dep::compression(path), e) {
         (Some(c), Errno::INVAL | Errno::NOTSUP | Errno::NOSYS) => {
             let mut buf = [0u8; 16];

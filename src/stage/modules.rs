@@ -41,15 +41,16 @@ impl Modules {
     /// Loads every module the image carries, dependencies first.
     pub fn load_all(&mut self) {
         let Some(index) = &self.index else { return };
+        let mut loader = Loader { index, state: &mut self.state, loaded: &mut self.loaded };
         for (i, entry) in index.entries() {
-            load_entry(index, &mut self.state, &mut self.loaded, i, entry);
+            loader.load_entry(i, entry);
         }
     }
 
     /// Loads module `name` (a name or an alias) and what it needs; false if it is unknown.
     pub fn load(&mut self, name: &[u8]) -> bool {
         let Some(index) = &self.index else { return false };
-        load(index, &mut self.state, &mut self.loaded, name, true)
+        Loader { index, state: &mut self.state, loaded: &mut self.loaded }.load(name, true)
     }
 
     /// Loads the driver of filesystem `fstype` (its `fs-TYPE` alias) before a mount, so the
@@ -102,56 +103,66 @@ impl Index {
     }
 }
 
-/// Loads module `name` (with `alias`, also every module its alias names: at most four) and
-/// what it needs; false if none is in modules.dep. A linear scan: images carry tens of
-/// modules, and even `modules=all` is bounded by the kernel's load time.
-fn load(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, name: &[u8], alias: bool) -> bool {
-    if let Some((i, entry)) = index.entries().find(|(_, e)| dep::names_equal(dep::stem(e.path), name)) {
-        load_entry(index, state, loaded, i, entry);
-        return true;
-    }
-    let mut found = false;
-    if let (Some(aliases), true) = (&index.alias, alias) {
-        for module in dep::resolve_alias(aliases.bytes(), name).take(4) {
-            found |= load(index, state, loaded, module, false);
-        }
-    }
-    found
+/// One load's view: the image's files, and the module states it changes.
+struct Loader<'a> {
+    index: &'a Index,
+    state: &'a mut [State; MAX_MODULES],
+    loaded: &'a mut u32,
 }
 
-/// Loads entry `i` after its softdeps and dependencies.
-fn load_entry(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, i: usize, entry: dep::DepEntry) {
-    let Some(s) = state.get_mut(i) else { return };
-    if *s != State::Untried {
-        return;
-    }
-    *s = State::Loading;
-    let name = dep::stem(entry.path);
-    soft_deps(index, state, loaded, name, true);
-    // depmod lists the dependencies deepest last: load them in reverse.
-    for path in entry.deps().rev() {
-        load(index, state, loaded, dep::stem(path), false);
-    }
-    state[i] = match insert(index, entry.path) {
-        Ok(()) => {
-            *loaded += 1;
-            State::Loaded
+impl<'a> Loader<'a> {
+    /// Loads module `name` (with `alias`, also every module its alias names: at most four) and
+    /// what it needs; false if none is in modules.dep. A linear scan: images carry tens of
+    /// modules, and even `modules=all` is bounded by the kernel's load time.
+    fn load(&mut self, name: &[u8], alias: bool) -> bool {
+        let index = self.index;
+        if let Some((i, entry)) = index.entries().find(|(_, e)| dep::names_equal(dep::stem(e.path), name)) {
+            self.load_entry(i, entry);
+            return true;
         }
-        Err(e) => {
-            report_failure(entry.path, e);
-            State::Failed
+        let mut found = false;
+        if let (Some(aliases), true) = (&index.alias, alias) {
+            for module in dep::resolve_alias(aliases.bytes(), name).take(4) {
+                found |= self.load(module, false);
+            }
         }
-    };
-    soft_deps(index, state, loaded, name, false);
-}
+        found
+    }
 
-fn soft_deps(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, name: &[u8], pre: bool) {
-    let Some(softdep) = &index.softdep else { return };
-    for sd in dep::find_softdeps(softdep.bytes(), name) {
-        let list = if pre { sd.pre() } else { sd.post() };
-        for target in list {
-            // A softdep that is built in or absent from the image is optional by nature.
-            load(index, state, loaded, target, true);
+    /// Loads entry `i` after its softdeps and dependencies.
+    fn load_entry(&mut self, i: usize, entry: dep::DepEntry<'a>) {
+        let Some(s) = self.state.get_mut(i) else { return };
+        if *s != State::Untried {
+            return;
+        }
+        *s = State::Loading;
+        let name = dep::stem(entry.path);
+        self.soft_deps(name, true);
+        // depmod lists the dependencies deepest last: load them in reverse.
+        for path in entry.deps().rev() {
+            self.load(dep::stem(path), false);
+        }
+        self.state[i] = match insert(self.index, entry.path) {
+            Ok(()) => {
+                *self.loaded += 1;
+                State::Loaded
+            }
+            Err(e) => {
+                report_failure(entry.path, e);
+                State::Failed
+            }
+        };
+        self.soft_deps(name, false);
+    }
+
+    fn soft_deps(&mut self, name: &[u8], pre: bool) {
+        let Some(softdep) = &self.index.softdep else { return };
+        for sd in dep::find_softdeps(softdep.bytes(), name) {
+            let list = if pre { sd.pre() } else { sd.post() };
+            for target in list {
+                // A softdep that is built in or absent from the image is optional by nature.
+                self.load(target, true);
+            }
         }
     }
 }

@@ -97,9 +97,10 @@ impl Index {
         Some(index)
     }
 
-    /// The modules.dep entries with their numbers, up to `MAX_MODULES` (one more to tell).
+    /// The modules.dep entries with their numbers; those from `MAX_MODULES` on are ignored
+    /// where used (not cut here: a `take` costs more code than those checks).
     fn entries(&self) -> impl Iterator<Item = (usize, dep::DepEntry<'_>)> {
-        self.dep.bytes().split(|&b| b == b'\n').filter_map(dep::dep_line).enumerate().take(MAX_MODULES + 1)
+        self.dep.bytes().split(|&b| b == b'\n').filter_map(dep::dep_line).enumerate()
     }
 }
 
@@ -116,7 +117,7 @@ impl<'a> Loader<'a> {
     /// modules, and even `modules=all` is bounded by the kernel's load time.
     fn load(&mut self, name: &[u8], alias: bool) -> bool {
         let index = self.index;
-        if let Some((i, entry)) = index.entries().find(|(_, e)| dep::names_equal(dep::stem(e.path), name)) {
+        if let Some((i, entry)) = index.entries().find(|(i, e)| *i < MAX_MODULES && dep::names_equal(dep::stem(e.path), name)) {
             self.load_entry(i, entry);
             return true;
         }
@@ -131,6 +132,7 @@ impl<'a> Loader<'a> {
 
     /// Loads entry `i` after its softdeps and dependencies.
     fn load_entry(&mut self, i: usize, entry: dep::DepEntry<'a>) {
+        // Past MAX_MODULES (warned about at open), an entry is ignored.
         let Some(s) = self.state.get_mut(i) else { return };
         if *s != State::Untried {
             return;

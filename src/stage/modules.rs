@@ -5,7 +5,7 @@ use crate::parse::modules as dep;
 use crate::sys::fs::{self, Fd, Mapping, O_DIRECTORY, O_PATH, O_RDONLY};
 use crate::sys::mount::{finit_module, MODULE_INIT_COMPRESSED_FILE};
 use crate::sys::cstr::until_nul;
-use crate::sys::{process, Errno, OwnedFd, PathBuf};
+use crate::sys::{process, Errno, OwnedFd};
 
 /// The most modules an image may carry (Debian's whole kernel has about 4,000).
 pub const MAX_MODULES: usize = 6144;
@@ -75,15 +75,18 @@ impl Default for Modules {
 impl Index {
     fn open() -> Option<Index> {
         let mut release = [0u8; 65];
-        let release = process::kernel_release(&mut release);
-        let dir = PathBuf::<96>::from_parts(&[b"/lib/modules/", release, b"/"]).ok()?;
-        let opened = fs::open(dir.as_cstr(), O_PATH | O_DIRECTORY).and_then(|d| Ok((Mapping::open(d.fd(), c"modules.dep")?, d)));
+        process::kernel_release(&mut release);
+        // The buffer was zeroed and the release is at most 64 bytes: it stays NUL-terminated.
+        let release = until_nul(&release);
+        let opened = fs::open(c"/lib/modules", O_PATH | O_DIRECTORY)
+            .and_then(|all| fs::openat(all.fd(), release, O_PATH | O_DIRECTORY, 0))
+            .and_then(|d| Ok((Mapping::open(d.fd(), c"modules.dep")?, d)));
         let (dep, dir_fd) = match opened {
             Ok(both) => both,
             Err(Errno::NOENT) => return None,
             Err(e) => {
-                // As crate::report words it, the file's path built only here.
-                error!("read %smodules.dep: %e", dir.as_bytes(); e);
+                // As crate::report words it; the path itself is never built.
+                error!("read /lib/modules/%s/modules.dep: %e", release.to_bytes(); e);
                 return None;
             }
         };
@@ -117,9 +120,11 @@ impl<'a> Loader<'a> {
     /// modules, and even `modules=all` is bounded by the kernel's load time.
     fn load(&mut self, name: &[u8], alias: bool) -> bool {
         let index = self.index;
-        if let Some((i, entry)) = index.entries().find(|(i, e)| *i < MAX_MODULES && dep::names_equal(dep::stem(e.path), name)) {
-            self.load_entry(i, entry);
-            return true;
+        for (i, entry) in index.entries() {
+            if i < MAX_MODULES && dep::names_equal(dep::stem(entry.path), name) {
+                self.load_entry(i, entry);
+                return true;
+            }
         }
         let mut found = false;
         if let (Some(aliases), true) = (&index.alias, alias) {

@@ -2,7 +2,7 @@
 //! `modules.alias`, `modules.builtin`/`modules.order`, read the way kmod reads them.
 //! Paths in them are relative to that directory.
 
-use super::bytes::{strip_prefix, strip_suffix};
+use super::bytes::strip_suffix;
 use super::pattern::glob;
 use super::text::Text;
 
@@ -23,11 +23,6 @@ fn non_empty(s: &&[u8]) -> bool {
 /// Whitespace-separated words, as kmod splits its index lines.
 fn words(s: &[u8]) -> Words<'_> {
     s.split(is_space as fn(&u8) -> bool).filter(non_empty as fn(&&[u8]) -> bool)
-}
-
-fn skip_space(s: &[u8]) -> &[u8] {
-    let n = s.iter().take_while(|c| c.is_ascii_whitespace()).count();
-    s.get(n..).unwrap_or(&[])
 }
 
 /// Lines without blank ones and `#` comments (depmod writes a few).
@@ -73,7 +68,7 @@ pub fn compression(path: &[u8]) -> Option<Compression> {
 }
 
 /// The basename without its module suffix, not normalised: `crc32c-intel`.
-fn stem(path: &[u8]) -> &[u8] {
+pub fn stem(path: &[u8]) -> &[u8] {
     let base = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
     SUFFIXES.iter().find_map(|(s, _)| strip_suffix(base, s)).unwrap_or(base)
 }
@@ -188,18 +183,14 @@ impl<'a> Iterator for SoftList<'a> {
 
 /// Parses a `softdep` line; `None` for other lines.
 pub fn softdep_line(line: &[u8]) -> Option<SoftDep<'_>> {
-    let after = strip_prefix(skip_space(line), b"softdep")?;
-    // `softdepx` and a missing module name are not softdep lines.
-    if !after.first()?.is_ascii_whitespace() {
+    let mut w = words(line);
+    if w.next()? != b"softdep" {
         return None;
     }
-    let rest = skip_space(after);
-    let n = rest.iter().take_while(|c| !c.is_ascii_whitespace()).count();
-    if n == 0 {
-        return None;
-    }
-    let (module, rest) = rest.split_at_checked(n)?;
-    Some(SoftDep { module, rest })
+    let module = w.next()?;
+    // `module` lies inside `line`: the rest starts where it ends.
+    let end = module.as_ptr() as usize - line.as_ptr() as usize + module.len();
+    Some(SoftDep { module, rest: line.get(end..)? })
 }
 
 /// The softdep lines for module `name`; a module may have several.
@@ -319,6 +310,11 @@ mod tests {
         assert_eq!(softdep_line(b"softdep"), None);
         assert_eq!(softdep_line(b"softdep "), None);
         assert_eq!(softdep_line(b"alias a b"), None);
+        assert_eq!(softdep_line(b"# softdep a pre: b"), None);
+        assert_eq!(softdep_line(b"softdep m").unwrap().module, b"m");
+        assert_eq!(softdep_line(b"softdep m").unwrap().pre().count(), 0);
+        let t = softdep_line(b"softdep\tm\tpre:\ta\r").unwrap();
+        assert_eq!((t.module, t.pre().collect::<Vec<_>>()), (&b"m"[..], vec![&b"a"[..]]));
         let text = fixture("modules.softdep");
         let ext4: Vec<_> = find_softdeps(&text, b"ext4").flat_map(|s| s.pre()).collect();
         assert_eq!(ext4, vec![&b"crypto-crc32c"[..]]);

@@ -2,15 +2,13 @@
 //! dependency order (modules.dep), softdeps (modules.softdep) honoured.
 use crate::out::Line;
 use crate::parse::modules as dep;
-use crate::sys::fs::{self, Fd, Mapping, O_RDONLY};
+use crate::sys::fs::{self, Fd, Mapping, O_DIRECTORY, O_PATH, O_RDONLY};
 use crate::sys::mount::{finit_module, MODULE_INIT_COMPRESSED_FILE};
-use crate::sys::{process, Errno, PathBuf};
+use crate::sys::cstr::until_nul;
+use crate::sys::{process, Errno, OwnedFd};
 
 /// The most modules an image may carry (Debian's whole kernel has about 4,000).
 pub const MAX_MODULES: usize = 6144;
-/// The most dependencies one module may list.
-const MAX_DEPS: usize = 64;
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum State {
     Untried,
@@ -19,15 +17,13 @@ enum State {
     Failed,
 }
 
-/// The image's depmod files, indexed by module name.
+/// The image's depmod files. A module is known by its entry number in modules.dep.
 struct Index {
-    dir: PathBuf<96>,
+    /// `/lib/modules/RELEASE`, which modules.dep paths are relative to.
+    dir: OwnedFd,
     dep: Mapping,
     softdep: Option<Mapping>,
     alias: Option<Mapping>,
-    /// Byte offset of each modules.dep entry's line.
-    lines: [u32; MAX_MODULES],
-    count: usize,
 }
 
 pub struct Modules {
@@ -45,27 +41,27 @@ impl Modules {
     /// Loads every module the image carries, dependencies first.
     pub fn load_all(&mut self) {
         let Some(index) = &self.index else { return };
-        for i in 0..index.count {
-            load(index, &mut self.state, &mut self.loaded, i);
+        let mut loader = Loader { index, state: &mut self.state, loaded: &mut self.loaded };
+        for (i, entry) in index.entries() {
+            loader.load_entry(i, entry);
         }
     }
 
     /// Loads module `name` (a name or an alias) and what it needs; false if it is unknown.
     pub fn load(&mut self, name: &[u8]) -> bool {
         let Some(index) = &self.index else { return false };
-        let mut found = false;
-        for i in index.resolve(name).into_iter().flatten() {
-            found = true;
-            load(index, &mut self.state, &mut self.loaded, i);
-        }
-        found
+        Loader { index, state: &mut self.state, loaded: &mut self.loaded }.load(name, true)
     }
 
     /// Loads the driver of filesystem `fstype` (its `fs-TYPE` alias) before a mount, so the
     /// kernel finds it registered and need not run a modprobe helper process for it.
     pub fn load_fs(&mut self, fstype: &[u8]) {
-        if let Ok(alias) = PathBuf::<32>::from_parts(&[b"fs-", fstype]) {
-            self.load(alias.as_bytes());
+        // Room for a 28-byte type, as before: no real one comes close.
+        let mut alias = [0u8; 31];
+        (alias[0], alias[1], alias[2]) = (b'f', b's', b'-');
+        if let Some(name) = alias.get_mut(3..3 + fstype.len()) {
+            name.copy_from_slice(fstype);
+            self.load(&alias[..3 + fstype.len()]);
         }
     }
 }
@@ -79,117 +75,100 @@ impl Default for Modules {
 impl Index {
     fn open() -> Option<Index> {
         let mut release = [0u8; 65];
-        let release = process::kernel_release(&mut release);
-        let mut dir = PathBuf::<96>::from_parts(&[b"/lib/modules/", release, b"/"]).ok()?;
-        let len = dir.len();
-        dir.push(b"modules.dep").ok()?;
-        let dep = match Mapping::open(Fd::CWD, dir.as_cstr()) {
-            Ok(m) => m,
+        process::kernel_release(&mut release);
+        // The buffer was zeroed and the release is at most 64 bytes: it stays NUL-terminated.
+        let release = until_nul(&release);
+        let opened = fs::open(c"/lib/modules", O_PATH | O_DIRECTORY)
+            .and_then(|all| fs::openat(all.fd(), release, O_PATH | O_DIRECTORY, 0))
+            .and_then(|d| Ok((Mapping::open(d.fd(), c"modules.dep")?, d)));
+        let (dep, dir_fd) = match opened {
+            Ok(both) => both,
             Err(Errno::NOENT) => return None,
             Err(e) => {
-                crate::report(b"read", dir.as_bytes(), e);
+                // As crate::report words it; the path itself is never built.
+                error!("read /lib/modules/%s/modules.dep: %e", release.to_bytes(); e);
                 return None;
             }
         };
-        let mut map = |name: &[u8]| {
-            dir.truncate(len);
-            dir.push(name).ok()?;
-            Mapping::open(Fd::CWD, dir.as_cstr()).ok()
-        };
-        let softdep = map(b"modules.softdep");
-        let alias = map(b"modules.alias");
-        dir.truncate(len);
-        let mut index = Index { dir, dep, softdep, alias, lines: [0; MAX_MODULES], count: 0 };
-        index.build();
+        let softdep = Mapping::open(dir_fd.fd(), c"modules.softdep").ok();
+        let alias = Mapping::open(dir_fd.fd(), c"modules.alias").ok();
+        let dir = dir_fd;
+        let index = Index { dir, dep, softdep, alias };
+        if index.entries().count() > MAX_MODULES {
+            warning!("more than %n modules in modules.dep; ignoring the rest"; MAX_MODULES as u64);
+        }
         Some(index)
     }
 
-    fn build(&mut self) {
-        let text = self.dep.bytes();
-        let mut offset = 0usize;
-        for line in text.split(|&b| b == b'\n') {
-            let start = offset;
-            offset += line.len() + 1;
-            if dep::dep_line(line).is_none() {
-                continue;
-            }
-            if self.count == MAX_MODULES {
-                warning!("more than %n modules in modules.dep; ignoring the rest"; MAX_MODULES as u64);
-                break;
-            }
-            self.lines[self.count] = start as u32;
-            self.count += 1;
-        }
-    }
-
-    fn entry(&self, i: usize) -> Option<dep::DepEntry<'_>> {
-        let text = self.dep.bytes().get(self.lines[i] as usize..)?;
-        dep::dep_line(text.split(|&b| b == b'\n').next()?)
-    }
-
-    /// The entry number of module `name` (`-` and `_` alike). A linear scan: images carry
-    /// tens of modules, and even `modules=all` is bounded by the kernel's load time.
-    fn find(&self, name: &[u8]) -> Option<usize> {
-        (0..self.count).find(|&i| self.entry(i).is_some_and(|e| dep::names_equal(e.name().as_bytes(), name)))
-    }
-
-    /// Entry numbers for a name or an alias (an alias may name several modules).
-    fn resolve(&self, name: &[u8]) -> [Option<usize>; 4] {
-        let mut out = [None; 4];
-        if let Some(i) = self.find(name) {
-            out[0] = Some(i);
-            return out;
-        }
-        let Some(alias) = &self.alias else { return out };
-        for (slot, module) in out.iter_mut().zip(dep::resolve_alias(alias.bytes(), name)) {
-            *slot = self.find(module);
-        }
-        out
+    /// The modules.dep entries with their numbers; those from `MAX_MODULES` on are ignored
+    /// where used (not cut here: a `take` costs more code than those checks).
+    fn entries(&self) -> impl Iterator<Item = (usize, dep::DepEntry<'_>)> {
+        self.dep.bytes().split(|&b| b == b'\n').filter_map(dep::dep_line).enumerate()
     }
 }
 
-/// Loads entry `i` after its softdeps and dependencies.
-fn load(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, i: usize) {
-    if state[i] != State::Untried {
-        return;
-    }
-    state[i] = State::Loading;
-    let Some(entry) = index.entry(i) else { return };
-    let name = entry.name();
-    soft_deps(index, state, loaded, name.as_bytes(), true);
-    // depmod lists the dependencies deepest last: load them in reverse.
-    let mut deps = [0usize; MAX_DEPS];
-    let mut n = 0;
-    for path in entry.deps() {
-        if let (Some(j), true) = (index.find(dep::module_name(path).as_bytes()), n < MAX_DEPS) {
-            deps[n] = j;
-            n += 1;
-        }
-    }
-    for &j in deps[..n].iter().rev() {
-        load(index, state, loaded, j);
-    }
-    state[i] = match insert(index, entry.path) {
-        Ok(()) => {
-            *loaded += 1;
-            State::Loaded
-        }
-        Err(e) => {
-            report_failure(name.as_bytes(), entry.path, e);
-            State::Failed
-        }
-    };
-    soft_deps(index, state, loaded, name.as_bytes(), false);
+/// One load's view: the image's files, and the module states it changes.
+struct Loader<'a> {
+    index: &'a Index,
+    state: &'a mut [State; MAX_MODULES],
+    loaded: &'a mut u32,
 }
 
-fn soft_deps(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, name: &[u8], pre: bool) {
-    let Some(softdep) = &index.softdep else { return };
-    for sd in dep::find_softdeps(softdep.bytes(), name) {
-        let list = if pre { sd.pre() } else { sd.post() };
-        for target in list {
-            // A softdep that is built in or absent from the image is optional by nature.
-            for j in index.resolve(target).into_iter().flatten() {
-                load(index, state, loaded, j);
+impl<'a> Loader<'a> {
+    /// Loads module `name` (with `alias`, also every module its alias names: at most four) and
+    /// what it needs; false if none is in modules.dep. A linear scan: images carry tens of
+    /// modules, and even `modules=all` is bounded by the kernel's load time.
+    fn load(&mut self, name: &[u8], alias: bool) -> bool {
+        let index = self.index;
+        for (i, entry) in index.entries() {
+            if i < MAX_MODULES && dep::names_equal(dep::stem(entry.path), name) {
+                self.load_entry(i, entry);
+                return true;
+            }
+        }
+        let mut found = false;
+        if let (Some(aliases), true) = (&index.alias, alias) {
+            for module in dep::resolve_alias(aliases.bytes(), name).take(4) {
+                found |= self.load(module, false);
+            }
+        }
+        found
+    }
+
+    /// Loads entry `i` after its softdeps and dependencies.
+    fn load_entry(&mut self, i: usize, entry: dep::DepEntry<'a>) {
+        // Past MAX_MODULES (warned about at open), an entry is ignored.
+        let Some(s) = self.state.get_mut(i) else { return };
+        if *s != State::Untried {
+            return;
+        }
+        *s = State::Loading;
+        let name = dep::stem(entry.path);
+        self.soft_deps(name, true);
+        // depmod lists the dependencies deepest last: load them in reverse.
+        for path in entry.deps().rev() {
+            self.load(dep::stem(path), false);
+        }
+        self.state[i] = match insert(self.index, entry.path) {
+            Ok(()) => {
+                *self.loaded += 1;
+                State::Loaded
+            }
+            Err(e) => {
+                report_failure(entry.path, e);
+                State::Failed
+            }
+        };
+        self.soft_deps(name, false);
+    }
+
+    fn soft_deps(&mut self, name: &[u8], pre: bool) {
+        let Some(softdep) = &self.index.softdep else { return };
+        for sd in dep::find_softdeps(softdep.bytes(), name) {
+            let list = if pre { sd.pre() } else { sd.post() };
+            for target in list {
+                // A softdep that is built in or absent from the image is optional by nature.
+                self.load(target, true);
             }
         }
     }
@@ -197,8 +176,10 @@ fn soft_deps(index: &Index, state: &mut [State; MAX_MODULES], loaded: &mut u32, 
 
 /// finit_module on the file; already loaded (EEXIST) counts as success.
 fn insert(index: &Index, path: &[u8]) -> Result<(), Errno> {
-    let full = PathBuf::<256>::from_parts(&[index.dir.as_bytes(), path])?;
-    let fd = fs::open(full.as_cstr(), O_RDONLY)?;
+    // `path` NUL-terminated: the zeroed buffer's last byte always stays 0.
+    let mut path_z = [0u8; 256];
+    path_z.get_mut(..path.len()).filter(|_| path.len() < 256).ok_or(Errno::NAMETOOLONG)?.copy_from_slice(path);
+    let fd = fs::openat(index.dir.fd(), until_nul(&path_z), O_RDONLY, 0)?;
     let flags = if dep::compression(path).is_some() { MODULE_INIT_COMPRESSED_FILE } else { 0 };
     match finit_module(fd.fd(), c"", flags) {
         Err(Errno::EXIST) => Ok(()),
@@ -206,9 +187,14 @@ fn insert(index: &Index, path: &[u8]) -> Result<(), Errno> {
     }
 }
 
-fn report_failure(name: &[u8], path: &[u8], e: Errno) {
+fn report_failure(path: &[u8], e: Errno) {
     let mut line = Line::warn();
-    line.s(b"module ").s(name).s(b": ").errno(e);
+    line.s(b"module ");
+    // The name as the kernel knows it: `crc32c-intel.ko` is `crc32c_intel`.
+    for c in dep::stem(path) {
+        line.s(if *c == b'-' { b"_" } else { core::slice::from_ref(c) });
+    }
+    line.s(b": ").errno(e);
     match (dep::compression(path), e) {
         (Some(c), Errno::INVAL | Errno::NOTSUP | Errno::NOSYS) => {
             let mut buf = [0u8; 16];

@@ -4,10 +4,6 @@
 
 use super::bytes::strip_suffix;
 use super::pattern::glob;
-use super::text::Text;
-
-/// A module's name as the kernel knows it: `MODULE_NAME_LEN` is 56 with the NUL.
-pub type ModName = Text<56>;
 
 /// Whitespace-separated words of a line.
 pub type Words<'a> = core::iter::Filter<core::slice::Split<'a, u8, fn(&u8) -> bool>, fn(&&'a [u8]) -> bool>;
@@ -73,15 +69,6 @@ pub fn stem(path: &[u8]) -> &[u8] {
     SUFFIXES.iter().find_map(|(s, _)| strip_suffix(base, s)).unwrap_or(base)
 }
 
-/// The module name of a path: `kernel/arch/x86/crypto/crc32c-intel.ko.xz` → `crc32c_intel`.
-pub fn module_name(path: &[u8]) -> ModName {
-    let mut n = ModName::new();
-    for &c in stem(path) {
-        n.push(if c == b'-' { b'_' } else { c });
-    }
-    n
-}
-
 /// Name equality as the kernel and kmod see it: `-` and `_` are the same byte.
 pub fn names_equal(a: &[u8], b: &[u8]) -> bool {
     let norm = |c: u8| if c == b'-' { b'_' } else { c };
@@ -105,11 +92,6 @@ impl<'a> DepEntry<'a> {
     /// Paths of the dependencies as depmod lists them: load them in reverse order.
     pub fn deps(&self) -> Words<'a> {
         words(self.deps)
-    }
-
-    /// The module's own name.
-    pub fn name(&self) -> ModName {
-        module_name(self.path)
     }
 }
 
@@ -237,14 +219,16 @@ mod tests {
 
     #[test]
     fn names() {
-        assert_eq!(module_name(b"kernel/fs/ext4/ext4.ko").as_bytes(), b"ext4");
-        assert_eq!(module_name(b"kernel/arch/x86/crypto/crc32c-intel.ko.xz").as_bytes(), b"crc32c_intel");
-        assert_eq!(module_name(b"a/b/virtio_blk.ko.zst").as_bytes(), b"virtio_blk");
-        assert_eq!(module_name(b"x.ko.gz").as_bytes(), b"x");
-        assert_eq!(module_name(b"ext4").as_bytes(), b"ext4");
-        assert_eq!(module_name(b"dir/").as_bytes(), b"");
-        assert_eq!(module_name(b"").as_bytes(), b"");
-        assert_eq!(module_name(&[b'a'; 100]).as_bytes().len(), 56);
+        assert_eq!(stem(b"kernel/fs/ext4/ext4.ko"), b"ext4");
+        assert_eq!(stem(b"kernel/arch/x86/crypto/crc32c-intel.ko.xz"), b"crc32c-intel");
+        assert_eq!(stem(b"a/b/virtio_blk.ko.zst"), b"virtio_blk");
+        assert_eq!(stem(b"x.ko.gz"), b"x");
+        assert_eq!(stem(b"ext4"), b"ext4");
+        assert_eq!(stem(b"dir/"), b"");
+        assert_eq!(stem(b""), b"");
+        assert!(is_module(b"kernel/arch/x86/crypto/crc32c-intel.ko.xz", b"crc32c_intel"));
+        assert!(is_module(b"kernel/fs/ext4/ext4.ko", b"kernel/fs/ext4/ext4.ko.zst"));
+        assert!(!is_module(b"kernel/fs/ext4/ext4.ko", b"ext2"));
         assert!(names_equal(b"crc32c-intel", b"crc32c_intel"));
         assert!(!names_equal(b"crc32c", b"crc32c_intel"));
         assert!(!names_equal(b"ab", b"ac"));
@@ -267,7 +251,7 @@ mod tests {
         let e = dep_line(b"kernel/fs/ext4/ext4.ko.zst: kernel/lib/crc16.ko.zst  kernel/fs/jbd2/jbd2.ko.zst\r").unwrap();
         assert_eq!(e.path, b"kernel/fs/ext4/ext4.ko.zst");
         assert_eq!(e.deps().collect::<Vec<_>>(), vec![&b"kernel/lib/crc16.ko.zst"[..], b"kernel/fs/jbd2/jbd2.ko.zst"]);
-        assert_eq!(e.name().as_bytes(), b"ext4");
+        assert_eq!(stem(e.path), b"ext4");
         let none = dep_line(b"kernel/fs/mbcache.ko:").unwrap();
         assert_eq!(none.deps().count(), 0);
         assert_eq!(dep_line(b"no colon here"), None);

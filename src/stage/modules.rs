@@ -5,7 +5,7 @@ use crate::parse::modules as dep;
 use crate::sys::fs::{self, Fd, Mapping, O_DIRECTORY, O_PATH, O_RDONLY};
 use crate::sys::mount::{finit_module, MODULE_INIT_COMPRESSED_FILE};
 use crate::sys::cstr::until_nul;
-use crate::sys::{process, Errno, OwnedFd};
+use crate::sys::{process, Errno, OwnedFd, PathBuf};
 
 /// The most modules an image may carry (Debian's whole kernel has about 4,000).
 pub const MAX_MODULES: usize = 6144;
@@ -56,12 +56,8 @@ impl Modules {
     /// Loads the driver of filesystem `fstype` (its `fs-TYPE` alias) before a mount, so the
     /// kernel finds it registered and need not run a modprobe helper process for it.
     pub fn load_fs(&mut self, fstype: &[u8]) {
-        // Room for a 28-byte type, as before: no real one comes close.
-        let mut alias = [0u8; 31];
-        (alias[0], alias[1], alias[2]) = (b'f', b's', b'-');
-        if let Some(name) = alias.get_mut(3..3 + fstype.len()) {
-            name.copy_from_slice(fstype);
-            self.load(&alias[..3 + fstype.len()]);
+        if let Ok(alias) = PathBuf::<32>::from_parts(&[b"fs-", fstype]) {
+            self.load(alias.as_bytes());
         }
     }
 }
@@ -92,8 +88,7 @@ impl Index {
         };
         let softdep = Mapping::open(dir_fd.fd(), c"modules.softdep").ok();
         let alias = Mapping::open(dir_fd.fd(), c"modules.alias").ok();
-        let dir = dir_fd;
-        let index = Index { dir, dep, softdep, alias };
+        let index = Index { dir: dir_fd, dep, softdep, alias };
         if index.entries().count() > MAX_MODULES {
             warning!("more than %n modules in modules.dep; ignoring the rest"; MAX_MODULES as u64);
         }
@@ -176,10 +171,8 @@ impl<'a> Loader<'a> {
 
 /// finit_module on the file; already loaded (EEXIST) counts as success.
 fn insert(index: &Index, path: &[u8]) -> Result<(), Errno> {
-    // `path` NUL-terminated: the zeroed buffer's last byte always stays 0.
-    let mut path_z = [0u8; 256];
-    path_z.get_mut(..path.len()).filter(|_| path.len() < 256).ok_or(Errno::NAMETOOLONG)?.copy_from_slice(path);
-    let fd = fs::openat(index.dir.fd(), until_nul(&path_z), O_RDONLY, 0)?;
+    let path_z = PathBuf::<256>::from_parts(&[path])?;
+    let fd = fs::openat(index.dir.fd(), path_z.as_cstr(), O_RDONLY, 0)?;
     let flags = if dep::compression(path).is_some() { MODULE_INIT_COMPRESSED_FILE } else { 0 };
     match finit_module(fd.fd(), c"", flags) {
         Err(Errno::EXIST) => Ok(()),

@@ -13,6 +13,7 @@ use crate::parse::pattern::{matches_any, natural_cmp};
 use crate::parse::superblock::{self, FsType};
 use crate::sys::fs::{self, Dir, Fd, FileType, O_DIRECTORY, O_RDONLY, O_RDWR};
 use crate::sys::mount::{self, MNT_DETACH, MS_BIND, MS_RDONLY, MS_REMOUNT, MS_SILENT};
+use crate::sys::cstr::until_nul;
 use crate::sys::{loopdev, process, Errno, PathBuf};
 use crate::{report, Reported};
 use core::ffi::CStr;
@@ -295,17 +296,18 @@ fn find_data(boot: &mut Boot, dir_name: &[u8], data: &mut Path) -> Result<(), Re
         Some(f) => error!("could not locate the data directory %s (from=%s) after %n s", wanted, f; secs),
         None => error!("could not locate the data directory %s after %n s", wanted; secs),
     }
+    // What each device is: "NAME " or "NAME FSTYPE label=LABEL: " (the parts are short).
+    let mut what = Path::new();
     for (dev, verdict) in boot.devices.list.iter().zip(verdicts) {
         let name = dev.name.as_bytes();
         if name.starts_with(b"loop") || name.starts_with(b"ram") {
             continue;
         }
-        // "NAME " or "NAME FSTYPE label=LABEL: ", in `data` (unused now; the parts are short).
         let _ = match &dev.sb {
-            Some(sb) => set_path(data, &[name, b" ", sb.fstype.name(), b" label=", sb.label.as_bytes(), b": "]),
-            None => set_path(data, &[name, b" "]),
+            Some(sb) => set_path(&mut what, &[name, b" ", sb.fstype.name(), b" label=", sb.label.as_bytes(), b": "]),
+            None => set_path(&mut what, &[name, b" "]),
         };
-        let seen = data.as_bytes();
+        let seen = what.as_bytes();
         match verdict {
             Verdict::Untried => error!("seen %snot tried (does not match from=)", seen),
             Verdict::NoFilesystem => error!("seen %sno known filesystem", seen),
@@ -646,9 +648,8 @@ fn copy_tree(src: Fd, dst: Fd, depth: u32, errors: &mut u32) {
                 // The last byte stays 0: it ends the target (a link target holds no NUL).
                 let mut buf = [0u8; 1024];
                 fs::readlinkat(src, name, &mut buf[..1023])?;
-                let target = CStr::from_bytes_until_nul(&buf).map_err(|_| Errno::NAMETOOLONG)?;
                 let _ = fs::unlinkat(dst, name, 0);
-                fs::symlinkat(target, dst, name)
+                fs::symlinkat(until_nul(&buf), dst, name)
             })(),
             _ => Err(Errno::NOTSUP),
         };

@@ -146,8 +146,7 @@ fn stop_processes() {
 fn signal_others(sig: u32) -> u32 {
     let me = process::getpid();
     let mut n = 0;
-    // Entries that are not processes have no cmdline, or a name that is not a number.
-    for_each_opened(c"/proc", b"", b"/proc/", b"/cmdline", &mut |name, cmdline| {
+    for_each_opened(c"/proc", |name| name.first().is_some_and(u8::is_ascii_digit), b"/proc/", b"/cmdline", &mut |name, cmdline| {
         let Some(pid) = crate::parse::cmdline::parse_u32(name).filter(|&pid| pid > 1 && pid != me) else { return };
         let mut first = [0u8; 1];
         if fs::read_full(cmdline, &mut first) == Ok(1) && first[0] != b'@' {
@@ -160,14 +159,14 @@ fn signal_others(sig: u32) -> u32 {
 }
 
 /// Opens `into` + NAME + `suffix` read-only for each entry NAME of directory `dir` that
-/// starts with `prefix`, and hands the name and the descriptor to `f`: one copy of the
+/// `keep` accepts, and hands the name and the descriptor to `f`: one copy of the
 /// directory walk for the process and the loop device scans.
 #[inline(never)]
-fn for_each_opened(dir: &CStr, prefix: &[u8], into: &[u8], suffix: &[u8], f: &mut dyn FnMut(&[u8], Fd)) {
+fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], suffix: &[u8], f: &mut dyn FnMut(&[u8], Fd)) {
     let Ok(mut dir) = Dir::open(dir) else { return };
     while let Ok(Some(e)) = dir.next_entry() {
         let name = e.name();
-        if !name.starts_with(prefix) {
+        if !keep(name) {
             continue;
         }
         let Ok(path) = Path::from_parts(&[into, name, suffix]) else { continue };
@@ -356,7 +355,7 @@ impl Ops for System {
     }
 
     fn detach_loops(&mut self) {
-        for_each_opened(c"/sys/block", b"loop", b"/dev/", b"", &mut |_, dev| {
+        for_each_opened(c"/sys/block", |name| name.starts_with(b"loop"), b"/dev/", b"", &mut |_, dev| {
             // ENXIO: not attached. A device still mounted is only marked autoclear (it goes
             // with its filesystem): nothing to report either way.
             let _ = loopdev::detach(dev);

@@ -48,38 +48,21 @@ pub fn syscall_count() -> u32 {
 
 // The wrappers' ways into the kernel, one per argument count: out of line, so a call site
 // passes only the arguments it has, and the count costs one increment in each.
-#[inline(never)]
-unsafe fn syscall0(n: usize) -> usize {
-    SYSCALLS.fetch_add(1, Relaxed);
-    sc::syscall0(n)
+macro_rules! counted_syscalls {
+    ($($name:ident($($arg:ident),*);)*) => {$(
+        #[inline(never)]
+        unsafe fn $name(n: usize $(, $arg: usize)*) -> usize {
+            SYSCALLS.fetch_add(1, Relaxed);
+            sc::$name(n $(, $arg)*)
+        }
+    )*};
 }
-#[inline(never)]
-unsafe fn syscall1(n: usize, a1: usize) -> usize {
-    SYSCALLS.fetch_add(1, Relaxed);
-    sc::syscall1(n, a1)
-}
-#[inline(never)]
-unsafe fn syscall2(n: usize, a1: usize, a2: usize) -> usize {
-    SYSCALLS.fetch_add(1, Relaxed);
-    sc::syscall2(n, a1, a2)
-}
-#[inline(never)]
-unsafe fn syscall3(n: usize, a1: usize, a2: usize, a3: usize) -> usize {
-    SYSCALLS.fetch_add(1, Relaxed);
-    sc::syscall3(n, a1, a2, a3)
-}
-#[inline(never)]
-unsafe fn syscall4(n: usize, a1: usize, a2: usize, a3: usize, a4: usize) -> usize {
-    SYSCALLS.fetch_add(1, Relaxed);
-    sc::syscall4(n, a1, a2, a3, a4)
-}
-#[inline(never)]
-unsafe fn syscall5(n: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> usize {
-    SYSCALLS.fetch_add(1, Relaxed);
-    sc::syscall5(n, a1, a2, a3, a4, a5)
-}
-#[inline(never)]
-unsafe fn syscall6(n: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize, a6: usize) -> usize {
-    SYSCALLS.fetch_add(1, Relaxed);
-    sc::syscall6(n, a1, a2, a3, a4, a5, a6)
+counted_syscalls! {
+    syscall0();
+    syscall1(a1);
+    syscall2(a1, a2);
+    syscall3(a1, a2, a3);
+    syscall4(a1, a2, a3, a4);
+    syscall5(a1, a2, a3, a4, a5);
+    syscall6(a1, a2, a3, a4, a5, a6);
 }

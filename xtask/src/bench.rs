@@ -963,8 +963,12 @@ impl Report<'_> {
     /// absent from the floor, which ends in a shell already running).
     fn exec_above(&self, row: Row) -> Option<f64> {
         let floor = row.0.floor()?;
+        Some(self.exec(row)? - self.init((floor, row.1))?)
+    }
+    /// Median /init → the init's exec of the real init (boots that logged it).
+    fn exec(&self, row: Row) -> Option<f64> {
         let mut v: Vec<f64> = self.samples.get(&row)?.iter().filter_map(|s| s.init_to_exec).collect();
-        Some(median(&mut v)? - self.init((floor, row.1))?)
+        median(&mut v)
     }
     fn slope(&self, who: Who) -> Option<(f64, f64)> {
         let pts: Vec<(f64, f64)> = self.counts.iter().filter_map(|&n| Some((n as f64, self.init((who, n))?))).collect();
@@ -1134,7 +1138,7 @@ impl Report<'_> {
                 ok + failed,
                 secs(self.init(row)),
                 secs(self.above(row)),
-                secs(self.samples.get(&row).and_then(|v| median(&mut v.iter().filter_map(|s| s.init_to_exec).collect::<Vec<_>>()))),
+                secs(self.exec(row)),
                 secs(self.exec_above(row)),
                 secs(self.med(row, |s| s.kernel_to_real)),
             );

@@ -10,6 +10,7 @@ pub mod modules;
 pub mod mountinfo;
 pub mod partition;
 pub mod pattern;
+pub mod procstat;
 pub mod superblock;
 pub mod text;
 pub mod uevent;

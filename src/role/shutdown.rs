@@ -25,6 +25,7 @@
 //! are released (LOOP_CLR_FD), everything synced, reboot(2).
 use crate::out;
 use crate::parse::mountinfo::{self, MountEntry, Node};
+use crate::parse::procstat;
 use crate::stage::switch;
 use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
 use crate::sys::mount::{self, MNT_DETACH, MS_MOVE, MS_RDONLY, MS_REMOUNT};
@@ -141,15 +142,18 @@ fn stop_processes() {
 
 /// Sends `sig` (0: none) to every user process but PID 1, us, and those whose argv[0]
 /// starts with `@` (systemd's mark for root-storage daemons); returns how many there are.
-/// Kernel threads and zombies have an empty cmdline and are not counted (`kill(-1)` would
-/// count kernel threads, so it cannot tell when everyone is gone).
+/// Kernel threads and zombies are not counted (`kill(-1)` would count kernel threads, so it
+/// cannot tell when everyone is gone).
 fn signal_others(sig: u32) -> u32 {
     let me = process::getpid();
     let mut n = 0;
-    for_each_opened(c"/proc", |name| name.first().is_some_and(u8::is_ascii_digit), b"/proc/", b"/cmdline", &mut |name, cmdline| {
+    for_each_opened(c"/proc", |name| name.first().is_some_and(u8::is_ascii_digit), b"/proc/", &mut |name, proc_dir| {
         let Some(pid) = crate::parse::cmdline::parse_u32(name).filter(|&pid| pid > 1 && pid != me) else { return };
+        let mut stat = [0u8; 512];
         let mut first = [0u8; 1];
-        if fs::read_full(cmdline, &mut first) == Ok(1) && first[0] != b'@' {
+        let live = fs::read_file(proc_dir, c"stat", &mut stat).is_ok_and(procstat::is_live_user_process);
+        // An empty cmdline (a process inside execve) is no `@`.
+        if live && fs::read_file(proc_dir, c"cmdline", &mut first) != Ok(b"@") {
             n += 1;
             // ESRCH: it has just gone.
             let _ = process::kill(pid as i32, sig);
@@ -158,18 +162,18 @@ fn signal_others(sig: u32) -> u32 {
     n
 }
 
-/// Opens `into` + NAME + `suffix` read-only for each entry NAME of directory `dir` that
-/// `keep` accepts, and hands the name and the descriptor to `f`: one copy of the
-/// directory walk for the process and the loop device scans.
+/// Opens `into` + NAME read-only for each entry NAME of directory `dir` that `keep`
+/// accepts, and hands the name and the descriptor to `f`: one copy of the directory walk
+/// for the process and the loop device scans.
 #[inline(never)]
-fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], suffix: &[u8], f: &mut dyn FnMut(&[u8], Fd)) {
+fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut dyn FnMut(&[u8], Fd)) {
     let Ok(mut dir) = Dir::open(dir) else { return };
     while let Ok(Some(e)) = dir.next_entry() {
         let name = e.name();
         if !keep(name) {
             continue;
         }
-        let Ok(path) = Path::from_parts(&[into, name, suffix]) else { continue };
+        let Ok(path) = Path::from_parts(&[into, name]) else { continue };
         if let Ok(fd) = fs::open(path.as_cstr(), O_RDONLY) {
             f(name, fd.fd());
         }
@@ -355,7 +359,7 @@ impl Ops for System {
     }
 
     fn detach_loops(&mut self) {
-        for_each_opened(c"/sys/block", |name| name.starts_with(b"loop"), b"/dev/", b"", &mut |_, dev| {
+        for_each_opened(c"/sys/block", |name| name.starts_with(b"loop"), b"/dev/", &mut |_, dev| {
             // ENXIO: not attached. A device still mounted is only marked autoclear (it goes
             // with its filesystem): nothing to report either way.
             let _ = loopdev::detach(dev);

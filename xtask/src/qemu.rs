@@ -724,6 +724,11 @@ impl fmt::Display for BootLog {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "===== boot {}: {:?} after {:.1} s wall", self.name, self.outcome, self.wall.as_secs_f64())?;
         writeln!(f, "===== command: {}", self.command)?;
+        // Userspace's lines first: a CI log cut to its head and tail still shows them.
+        writeln!(f, "===== userspace lines (the whole console follows):")?;
+        for l in self.lines().filter(|l| !l.starts_with('[') || l.contains("rdinit: ")) {
+            writeln!(f, "{l}")?;
+        }
         writeln!(f, "===== console:")?;
         f.write_str(&self.console)?;
         if !self.console.ends_with('\n') {

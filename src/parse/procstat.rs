@@ -1,0 +1,38 @@
+//! `/proc/PID/stat`: `PID (COMM) STATE PPID PGRP SESSION TTY TPGID FLAGS ...`.
+
+/// `PF_KTHREAD` in the flags field (include/linux/sched.h).
+const PF_KTHREAD: u32 = 0x0020_0000;
+
+/// Whether the process is one the shutdown has to stop: a user process (not a kernel
+/// thread) that has not exited (not a zombie). Its cmdline cannot tell this: it is empty
+/// for kernel threads and zombies, but also for a user process in the middle of execve.
+pub fn is_live_user_process(stat: &[u8]) -> bool {
+    // COMM may hold spaces and parentheses: the fields start after the last ')'.
+    let Some(close) = stat.iter().rposition(|&c| c == b')') else { return false };
+    let mut fields = stat.get(close + 1..).unwrap_or(&[]).split(|&c| c == b' ').filter(|f| !f.is_empty());
+    let state = fields.next().and_then(|f| f.first().copied());
+    let flags = fields.nth(5).and_then(super::cmdline::parse_u32);
+    match (state, flags) {
+        (Some(s), Some(flags)) => s != b'Z' && s != b'X' && flags & PF_KTHREAD == 0,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_processes_kernel_threads_and_zombies() {
+        // Captured on Linux 6.1.
+        assert!(is_live_user_process(b"18184 (cat) R 18180 18180 16944 0 -1 4194304 99 0 0 0 0 0 0 0 20 0 1 0\n"));
+        assert!(is_live_user_process(b"42 (a b) (c)) S 1 42 42 0 -1 4194560 5 0 0 0\n"));
+        assert!(!is_live_user_process(b"2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0\n"));
+        assert!(!is_live_user_process(b"77 (sleep) Z 1 77 77 0 -1 4227084 0 0 0 0\n"));
+        assert!(!is_live_user_process(b"77 (sleep) X 1 77 77 0 -1 4227084 0 0 0 0\n"));
+        // Truncated or garbled: not counted rather than signalled blindly.
+        assert!(!is_live_user_process(b"77 (sleep) S 1 77"));
+        assert!(!is_live_user_process(b"77 sleep S 1 77 77 0 -1 4227084"));
+        assert!(!is_live_user_process(b""));
+    }
+}

@@ -169,6 +169,22 @@ fn changes_on_read_only_cd_fall_back_to_ram() {
         .assert_probe("persist-count", "1");
 }
 
+/// `changes=` on a full disk: a new changes dir cannot be made, nor the layer's dirs in an
+/// existing empty one; each is named with the reason, the changes stay in RAM, and the live
+/// system can write.
+#[test]
+fn changes_on_a_full_disk_fall_back_to_ram() {
+    for dir in ["/slax/changes", "/slax/changes-empty"] {
+        let name = format!("full_disk_{}", dir.rsplit('/').next().unwrap().replace('-', "_"));
+        let log = machine(&name, &format!("changes={dir}")).disk(lf::full_ext4()).run();
+        assert_live(&log);
+        log.assert_contains(&format!("rdinit: changes={dir}: no space left on the device; keeping changes in RAM"))
+            .assert_not_contains("changes persist in")
+            .assert_probe("persist-count", "1");
+        assert_markers(&log, &["01-core", "10-top"]);
+    }
+}
+
 /// `from=/images/slax.iso`: an ISO file on an ext4 disk, loop-mounted at memory/iso; and
 /// `changes=` inside it falls back to RAM.
 #[test]

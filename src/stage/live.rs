@@ -529,12 +529,20 @@ fn setup_changes(boot: &mut Boot, data: &[u8]) {
         (None, false) => None,
     };
     if let Some(spec) = wanted {
-        match persistent_changes(boot, data, spec) {
+        // A full changes device may still take the mount, but not the layer's dirs.
+        let persistent = persistent_changes(boot, data, spec).and_then(|()| {
+            make_layer_dirs().map_err(|e| {
+                let _ = mount::umount(c"changes", MNT_DETACH);
+                cannot_create(e)
+            })
+        });
+        match persistent {
             Ok(()) => info!("changes persist in %s", spec),
             Err(why) => warning!("changes=%s: %s; keeping changes in RAM", spec, why),
         }
     }
-    let _ = mkdirs(&[c"changes/changes", c"changes/workdir"]);
+    // In RAM, on the tmpfs: cannot fail for space.
+    let _ = make_layer_dirs();
 }
 
 /// Mounts the persistent changes at `changes`, or says why not.
@@ -583,8 +591,23 @@ fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> Result<(), &
     if non_posix {
         return Err(b"the filesystem cannot hold a changes dir (FAT/NTFS/exFAT); use changes=/path/file.img");
     }
-    fs::mkdir(place.as_cstr(), 0o755).map_err(|e| if e == Errno::ROFS { &b"read-only filesystem"[..] } else { &b"cannot create the directory"[..] })?;
+    fs::mkdir(place.as_cstr(), 0o755).map_err(cannot_create)?;
     mount::mount(place.as_cstr(), c"changes", None, MS_BIND, None).map_err(|_| &b"cannot bind-mount the directory"[..])
+}
+
+/// Why a directory for the changes could not be made, in the user's terms.
+fn cannot_create(e: Errno) -> &'static [u8] {
+    match e {
+        Errno::ROFS => b"read-only filesystem",
+        Errno::NOSPC | Errno::DQUOT => b"no space left on the device",
+        _ => b"cannot create the directory",
+    }
+}
+
+/// Makes overlayfs's upper and work dirs in the changes layer mounted at `changes`.
+fn make_layer_dirs() -> Result<(), Errno> {
+    fs::mkdir(c"changes/changes", 0o755)?;
+    fs::mkdir(c"changes/workdir", 0o755)
 }
 
 /// vfat/msdos, exfat, ntfs3 and ntfs (fuse is not in an initramfs): no owners, modes or

@@ -184,6 +184,17 @@ pub fn ext4_image(dir: &Path, size_mib: u64, label: &str, uuid: &str) -> PathBuf
     })
 }
 
+/// The free bytes of an ext4 image, from its superblock (`dumpe2fs -h`).
+pub fn ext4_free_bytes(image: &Path) -> Result<u64> {
+    let out = run(cmd("dumpe2fs")?.arg("-h").arg(image))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| -> Result<u64> {
+        let line = text.lines().find(|l| l.starts_with(name)).with_context(|| format!("dumpe2fs: no {name:?}"))?;
+        Ok(line[name.len()..].trim().parse()?)
+    };
+    Ok(field("Free blocks:")? * field("Block size:")?)
+}
+
 /// A FAT image of `size_mib` MiB holding `dir` (`mkfs.vfat` + `mcopy -s`), with the volume
 /// id `volume_id` (seen by blkid as UUID `XXXX-XXXX`). FAT has no symlinks: mcopy copies
 /// their targets, so use a tree without dangling ones.

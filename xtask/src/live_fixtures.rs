@@ -7,7 +7,7 @@
 //! /sbin/init. Everything is built once per process under `target/boot-images/`.
 
 use crate::cache::cached;
-use crate::images::{erofs, ext4_image, iso, squashfs_with, vfat_image, RootTree};
+use crate::images::{erofs, ext4_free_bytes, ext4_image, iso, squashfs_with, vfat_image, RootTree};
 use crate::pack::Pack;
 use crate::util::{images_dir, remove_any, tmp_sibling};
 use anyhow::Context;
@@ -322,4 +322,29 @@ pub fn huge_bundle_ext4() -> PathBuf {
         Ok(dir)
     });
     ext4_image(&tree, 32, "HUGE", "5a1a000b-0000-4000-8000-00000000000b")
+}
+
+/// ext4 (label `FULL`, 32 MiB) with `slax/01-core.sb`,
+/// `slax/10-top.sb` and an empty `slax/changes-empty/`, filled up by `filler.bin` so that
+/// fewer blocks are free than ext4 keeps back (`s_resv_clusters`, 2%): no directory can be
+/// made on it, not even by root.
+pub fn full_ext4() -> PathBuf {
+    const SIZE_MIB: u64 = 32;
+    let tree = |name: &str, filler: u64| {
+        let mut t = RootTree::new(name);
+        t = put(t, "01-core.sb", read(&core_bundle()));
+        t = put(t, "10-top.sb", read(&marker_squashfs("10-top", true)));
+        // Not zeros: mkfs.ext4 -d leaves zero blocks as holes.
+        t.dir(&format!("{DATA_DIR}/changes-empty")).file("filler.bin", vec![0xa5; filler as usize], 0o644).build()
+    };
+    let image = |dir: &Path| ext4_image(dir, SIZE_MIB, "FULL", "5a1a000c-0000-4000-8000-00000000000c");
+    cached("live full ext4", || {
+        let free = ext4_free_bytes(&image(&tree("live-full-empty", 0)))?;
+        // The free count includes root's reserve: fill that too. 64 KiB is left for the
+        // filler's extent blocks; ext4 keeps back 2% (655 KiB) from directories.
+        let full = image(&tree("live-full", free.saturating_sub(64 << 10)));
+        let left = ext4_free_bytes(&full)?;
+        anyhow::ensure!(left <= 256 << 10, "{}: {left} bytes still free", full.display());
+        Ok(full)
+    })
 }

@@ -59,6 +59,19 @@ fn root_dev_vda() {
     log.assert_probe("args", "");
 }
 
+/// A zstd-compressed module on a kernel that cannot decompress modules: named with the
+/// reason, and the boot goes on without it (`modules=all`: isofs is no driver of this
+/// machine, so it would not be loaded on demand).
+#[test]
+fn compressed_module_the_kernel_cannot_load_is_named_and_the_boot_goes_on() {
+    let log = boot("compressed_module", fixtures::initrd_compressed_module(), fixtures::root_ext4(), "root=/dev/vda modules=all");
+    log.assert_in_order(&[
+        &format!("rdinit: module {COMPRESSED_MODULE}: ENOTSUP (95) (compressed with zstd; this kernel decompresses: none)"),
+        "rdinit: exec /sbin/init",
+    ]);
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+}
+
 #[test]
 fn root_label_with_debug_stages() {
     let params = format!("root=LABEL={ROOT_LABEL} debug");

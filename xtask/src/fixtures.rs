@@ -1,7 +1,12 @@
 //! The images the boot scenarios, the demo and the benchmarks share.
 
+use crate::cache::cached;
 use crate::images::{ext4_image, gpt_disk, vfat_image, Partition, RootTree};
+use crate::kernel::kernel;
 use crate::pack::Pack;
+use crate::util::{images_dir, remove_any, tmp_sibling};
+use anyhow::Context;
+use std::fs;
 use std::path::PathBuf;
 
 /// File system label of [`root_ext4`].
@@ -84,4 +89,48 @@ pub fn initrd() -> PathBuf {
 /// [`initrd`] plus `--busybox /bin/busybox` (a rescue shell).
 pub fn initrd_busybox() -> PathBuf {
     Pack::storage("storage-busybox").busybox(true).build()
+}
+
+/// The module [`initrd_compressed_module`] carries zstd-compressed.
+pub const COMPRESSED_MODULE: &str = "isofs";
+
+/// [`initrd`] from a copy of the kernel's module tree in which isofs (a leaf the root= boot
+/// does not need) is `updates/isofs.ko.zst`, as a distribution that compresses its modules
+/// ships it. Debian's 6.1 kernel has no CONFIG_MODULE_DECOMPRESS.
+pub fn initrd_compressed_module() -> PathBuf {
+    let k = kernel();
+    let dir = cached("modules-zst tree", || {
+        let out = images_dir().join("modules-zst").join(&k.release);
+        let tmp = tmp_sibling(&out);
+        remove_any(&tmp)?;
+        fs::create_dir_all(tmp.join("updates"))?;
+        // The other modules, through a link to the kernel's tree.
+        std::os::unix::fs::symlink(k.modules_dir.join("kernel"), tmp.join("kernel"))?;
+        let original = format!("kernel/fs/isofs/{COMPRESSED_MODULE}.ko");
+        let compressed = format!("updates/{COMPRESSED_MODULE}.ko.zst");
+        let raw = fs::read(k.modules_dir.join(&original))?;
+        fs::write(tmp.join(&compressed), zstd::encode_all(&raw[..], 19)?)?;
+        for e in fs::read_dir(&k.modules_dir)? {
+            let name = e?.file_name().to_string_lossy().into_owned();
+            if name.starts_with("modules.") && !name.ends_with(".bin") {
+                fs::copy(k.modules_dir.join(&name), tmp.join(&name))?;
+            }
+        }
+        let dep = fs::read_to_string(k.modules_dir.join("modules.dep"))?;
+        let prefix = format!("{original}:");
+        anyhow::ensure!(dep.lines().any(|l| l.starts_with(&prefix)), "{original} is not in modules.dep");
+        let dep: String = dep
+            .lines()
+            .map(|l| match l.strip_prefix(&prefix) {
+                Some(deps) => format!("{compressed}:{deps}\n"),
+                None => format!("{l}\n"),
+            })
+            .collect();
+        fs::write(tmp.join("modules.dep"), dep)?;
+        remove_any(&out)?;
+        fs::create_dir_all(out.parent().context("no parent")?)?;
+        fs::rename(&tmp, &out)?;
+        Ok(out)
+    });
+    Pack::storage("storage-zst").module(COMPRESSED_MODULE).modules_dir(dir).build()
 }

@@ -130,6 +130,14 @@ fn root_vfat_detected_without_rootfstype() {
     assert_switched(&log, "/dev/vda", "vfat", "ro");
 }
 
+/// `root=MAJ:MIN`: virtio-blk takes the first dynamic block major (254) on this kernel.
+#[test]
+fn root_maj_min() {
+    let log = boot("root_maj_min", fixtures::initrd(), fixtures::root_ext4(), "root=254:0");
+    log.assert_contains("rdinit: root 254:0 is vda (ext4)");
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+}
+
 #[test]
 fn rw_mounts_root_read_write() {
     let log = boot("rw", fixtures::initrd(), fixtures::root_ext4(), "root=/dev/vda rw");

@@ -60,6 +60,8 @@ pub fn close_kmsg() {
 }
 
 pub const LINE_MAX: usize = 512;
+/// The longest piece of a line shown whole: two fit in a line with their template.
+const PIECE_MAX: usize = 200;
 
 /// One message under construction: `Line::info().s(b"root ").s(spec).emit()`.
 pub struct Line {
@@ -92,9 +94,11 @@ impl Line {
         Line::new(Level::Debug)
     }
 
-    /// Appends bytes; an overlong line is cut with `...` rather than dropped.
+    /// Appends bytes; a long piece (a name, a path) is cut at [`PIECE_MAX`] with `...`, so
+    /// that the reason after it still fits, and a full line drops the rest.
     pub fn s(&mut self, bytes: &[u8]) -> &mut Line {
-        let room = LINE_MAX - 4 - self.len;
+        // 4 bytes stay free: `...` and the newline of `emit`.
+        let room = (LINE_MAX - 4).saturating_sub(self.len).min(PIECE_MAX);
         let n = bytes.len().min(room);
         self.buf[self.len..self.len + n].copy_from_slice(&bytes[..n]);
         self.len += n;
@@ -169,9 +173,13 @@ pub fn log(t: &'static [u8], a: &[u8], b: &[u8], n: u64) {
         Some(&l) => l.wrapping_sub(b'0'),
         None => return,
     };
-    if level > SHOW.load(Relaxed) {
-        return;
+    if level <= SHOW.load(Relaxed) {
+        format(level, t, a, b, n).emit();
     }
+}
+
+/// The line of [`log`].
+fn format(level: u8, t: &[u8], a: &[u8], b: &[u8], n: u64) -> Line {
     let mut line = Line::new(if level <= 3 { Level::Err } else if level == 4 { Level::Warn } else if level == 6 { Level::Info } else { Level::Debug });
     let mut next = [a, b].into_iter();
     let mut rest = t.get(3..).unwrap_or(&[]);
@@ -186,7 +194,8 @@ pub fn log(t: &'static [u8], a: &[u8], b: &[u8], n: u64) {
         };
         rest = rest.get(at + 2..).unwrap_or(&[]);
     }
-    line.s(rest).emit();
+    line.s(rest);
+    line
 }
 
 /// `error!("mount %s on %s: %e", dev, dir; e)`: up to two byte strings, then after `;` one
@@ -233,5 +242,46 @@ pub fn format_u64(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
 pub fn stage(name: &[u8]) {
     if debug_enabled() {
         Line::debug().s(name).emit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(line: &Line) -> &[u8] {
+        &line.buf[..line.len]
+    }
+
+    #[test]
+    fn templates_take_strings_numbers_and_errnos() {
+        let l = format(4, b"<4>mount %s on %s: %e, %n%%", b"/dev/vda", b"/root", 2);
+        assert_eq!(text(&l), b"<4>rdinit: mount /dev/vda on /root: ENOENT (2), 2%");
+    }
+
+    #[test]
+    fn long_arguments_are_cut_and_the_reason_survives() {
+        let long = [b'x'; 600];
+        let l = format(4, b"<4>changes=%s: %s; keeping changes in RAM", &long, b"path too long", 0);
+        let t = text(&l);
+        assert!(t.starts_with(b"<4>rdinit: changes=xxx"));
+        assert!(t.ends_with(b"x...: path too long; keeping changes in RAM"), "{}", String::from_utf8_lossy(t));
+        assert_eq!(t.len(), b"<4>rdinit: changes=".len() + PIECE_MAX + b"...: path too long; keeping changes in RAM".len());
+        // Both arguments at their longest still fit.
+        let l = format(4, b"<4>%s %s", &long, &long, 0);
+        assert_eq!(text(&l).len(), 11 + 2 * (PIECE_MAX + 3) + 1);
+    }
+
+    #[test]
+    fn full_lines_drop_the_rest_and_keep_room_for_the_newline() {
+        let mut l = Line::warn();
+        l.s(&[b'a'; 600]).s(&[b'b'; 600]).s(&[b'c'; 600]);
+        // `emit` puts its newline at buf[len].
+        assert_eq!(l.len, LINE_MAX - 1);
+        let cut = |c: u8, n: usize| [vec![c; n], b"...".to_vec()].concat();
+        let want = [b"<4>rdinit: ".to_vec(), cut(b'a', PIECE_MAX), cut(b'b', PIECE_MAX), cut(b'c', 91)].concat();
+        assert_eq!(text(&l), &want[..]);
+        l.s(b"more").n(12).s(&[b'd'; 600]);
+        assert_eq!(l.len, LINE_MAX - 1);
     }
 }

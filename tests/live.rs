@@ -178,11 +178,24 @@ fn changes_on_a_full_disk_fall_back_to_ram() {
         let name = format!("full_disk_{}", dir.rsplit('/').next().unwrap().replace('-', "_"));
         let log = machine(&name, &format!("changes={dir}")).disk(lf::full_ext4()).run();
         assert_live(&log);
-        log.assert_contains(&format!("rdinit: changes={dir}: no space left on the device; keeping changes in RAM"))
+        log.assert_contains(&format!("rdinit: changes={dir}: no space left on device; keeping changes in RAM"))
             .assert_not_contains("changes persist in")
             .assert_probe("persist-count", "1");
         assert_markers(&log, &["01-core", "10-top"]);
     }
+}
+
+/// Overlong `changes=`, `load=` and `noload=` values (520 characters each, the kernel's
+/// command line holds 2048): the changes path is named, cut, with its reason, the changes
+/// stay in RAM, and the patterns (matching nothing) leave the usual bundles.
+#[test]
+fn overlong_live_parameters_are_named_and_the_boot_goes_on() {
+    let long = "x".repeat(520);
+    let log = machine("overlong_params", &format!("changes=/slax/{long} load={long} noload={long}")).disk(lf::standard_ext4()).run();
+    assert_live(&log);
+    let cut = format!("rdinit: changes=/slax/{}...: path too long; keeping changes in RAM", "x".repeat(194));
+    log.assert_contains(&cut).assert_probe("persist-count", "1");
+    assert_markers(&log, &["01-core", "10-top", "2-erofs", "20-mod"]);
 }
 
 /// `from=/images/slax.iso`: an ISO file on an ext4 disk, loop-mounted at memory/iso; and

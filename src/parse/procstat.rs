@@ -9,13 +9,11 @@ const PF_KTHREAD: u32 = 0x0020_0000;
 pub fn is_live_user_process(stat: &[u8]) -> bool {
     // COMM may hold spaces and parentheses: the fields start after the last ')'.
     let Some(close) = stat.iter().rposition(|&c| c == b')') else { return false };
-    let mut fields = stat.get(close + 1..).unwrap_or(&[]).split(|&c| c == b' ').filter(|f| !f.is_empty());
-    let state = fields.next().and_then(|f| f.first().copied());
-    let flags = fields.nth(5).and_then(super::cmdline::parse_u32);
-    match (state, flags) {
-        (Some(s), Some(flags)) => s != b'Z' && s != b'X' && flags & PF_KTHREAD == 0,
-        _ => false,
-    }
+    // The kernel separates the fields by single spaces.
+    let mut fields = stat.get(close + 2..).unwrap_or(&[]).split(|&c| c == b' ');
+    let state = fields.next().and_then(|f| f.first().copied()).unwrap_or(b'Z');
+    let flags = fields.nth(5).and_then(super::cmdline::parse_u32).unwrap_or(PF_KTHREAD);
+    state != b'Z' && state != b'X' && flags & PF_KTHREAD == 0
 }
 
 #[cfg(test)]

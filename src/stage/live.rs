@@ -599,7 +599,7 @@ fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> Result<(), &
 fn cannot_create(e: Errno) -> &'static [u8] {
     match e {
         Errno::ROFS => b"read-only filesystem",
-        Errno::NOSPC | Errno::DQUOT => b"no space left on the device",
+        Errno::NOSPC | Errno::DQUOT => b"no space left on device",
         _ => b"cannot create the directory",
     }
 }

@@ -15,4 +15,7 @@ pub mod superblock;
 pub mod text;
 pub mod uevent;
 
+#[cfg(test)]
+mod robustness;
+
 pub use text::Text;

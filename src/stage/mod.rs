@@ -31,6 +31,7 @@ pub fn boot(args: StartArgs) -> ! {
     let line = early::read_cmdline(&mut cmdline_buf);
     let cfg = cmdline::boot_config(line);
     out::set_verbosity(if cfg.debug { Level::Debug } else if cfg.quiet { Level::Warn } else { Level::Info });
+    rescue::set_panic(cfg.panic);
     out::stage(b"early mounts done");
     report_bad_params(&cfg);
 

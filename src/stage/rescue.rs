@@ -3,8 +3,17 @@ use super::Boot;
 use crate::sys::fs::{self, Fd, O_NOCTTY, O_RDWR};
 use crate::sys::process::{self, RebootCmd};
 use crate::sys::start::Argv;
+use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
 
 const SHELL: &core::ffi::CStr = c"/bin/sh";
+
+/// `panic=` from the command line, kept here because a panic reaches the failure path
+/// without the boot's state.
+static PANIC_SECS: AtomicI32 = AtomicI32::new(0);
+
+pub fn set_panic(secs: Option<i32>) {
+    PANIC_SECS.store(secs.unwrap_or(0), Relaxed);
+}
 
 /// Runs the rescue shell and returns when it exits; without a shell, reboots or halts as
 /// `panic=` says and never returns.
@@ -28,7 +37,7 @@ pub fn run(boot: Option<&Boot>) {
             }
         }
     }
-    let panic = boot.and_then(|b| b.cfg.panic).unwrap_or(0);
+    let panic = PANIC_SECS.load(Relaxed);
     fs::sync();
     if panic > 0 {
         error!("no rescue shell; rebooting in %n s"; panic as u64);

@@ -36,30 +36,38 @@ pub fn try_tools() -> Result<&'static Tools, String> {
         .map_err(Clone::clone)
 }
 
+/// rustc flags of the init's final crate, where fat LTO generates all of its code: a static
+/// non-PIE executable needs no position-independent code, and absolute addressing saves
+/// about 650 bytes. Only the final crate gets them (`cargo rustc`): RUSTFLAGS would reach
+/// proc-macro crates, which must be position-independent. size-report uses the same.
+pub const INIT_RUSTC_FLAGS: &[&str] = &["-C", "relocation-model=static"];
+
 fn build_tools() -> Result<Tools> {
     let ws = workspace();
     let target = ws.join("target").join("harness");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(ws)
-        .args(["build", "--quiet", "--release", "-p", "rdinit", "-p", "rdinit-pack", "--bin", "rdinit", "--bin", "rdinit-pack"])
-        .arg("--target-dir")
-        .arg(&target)
-        // Settings of an enclosing `cargo test` that must not leak into this build.
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .stdin(Stdio::null());
     eprintln!("harness: building rdinit and rdinit-pack into {}", target.display());
-    let out = cmd.output().with_context(|| format!("cannot run {}", describe(&cmd)))?;
-    if !out.status.success() {
-        bail!(
-            "{} failed ({}):\n{}",
-            describe(&cmd),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+    // The init as README.md builds it (with INIT_RUSTC_FLAGS after `--`), then the packer.
+    let init = ["rustc", "--quiet", "--release", "-p", "rdinit", "--bin", "rdinit"];
+    let packer = ["build", "--quiet", "--release", "-p", "rdinit-pack", "--bin", "rdinit-pack"];
+    for (args, rustc_flags) in [(init, INIT_RUSTC_FLAGS), (packer, &[][..])] {
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(ws)
+            .args(args)
+            .arg("--target-dir")
+            .arg(&target)
+            .args(if rustc_flags.is_empty() { &[][..] } else { &["--"][..] })
+            .args(rustc_flags)
+            // Settings of an enclosing `cargo test` that must not leak into this build.
+            .env_remove("CARGO_TARGET_DIR")
+            .env_remove("CARGO_BUILD_TARGET")
+            .env_remove("RUSTC_WRAPPER")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .stdin(Stdio::null());
+        let out = cmd.output().with_context(|| format!("cannot run {}", describe(&cmd)))?;
+        if !out.status.success() {
+            bail!("{} failed ({}):\n{}", describe(&cmd), out.status, String::from_utf8_lossy(&out.stderr));
+        }
     }
     let rel = target.join("release");
     let t = Tools { rdinit: rel.join("rdinit"), pack: rel.join("rdinit-pack") };

@@ -144,6 +144,22 @@ fn rw_mounts_root_read_write() {
     assert_switched(&log, "/dev/vda", "ext4", "rw");
 }
 
+/// `rw` with a write-protected disk: named, and mounted read-only (as the kernel's own
+/// root mount does) instead of failing the boot.
+#[test]
+fn rw_on_a_write_protected_disk_mounts_read_only() {
+    let log = Qemu::new("rw_write_protected", fixtures::initrd())
+        .drive(xtask::Drive::VirtioReadOnly(fixtures::root_ext4()))
+        .append("root=/dev/vda rw")
+        .run();
+    log.assert_in_order(&[
+        "rdinit: mount /dev/vda as ext4: EACCES (13)",
+        "rdinit: root /dev/vda is write-protected; mounting it read-only",
+        "rdinit: root /dev/vda is vda (ext4)",
+    ]);
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+}
+
 #[test]
 fn init_args_after_double_dash_reach_init() {
     let log = boot("init_args", fixtures::initrd(), fixtures::root_ext4(), "root=/dev/vda -- one two=2 three");

@@ -66,7 +66,7 @@ pub fn run(boot: &mut Boot) -> Reported {
 
 /// Mounts `dev` on NEW_ROOT with the first type that works.
 fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline::BootConfig, modules: &mut Modules) -> Result<(), Reported> {
-    let flags = MS_SILENT | if cfg.read_only { MS_RDONLY } else { 0 };
+    let mut flags = MS_SILENT | if cfg.read_only { MS_RDONLY } else { 0 };
     let data = match cfg.rootflags {
         Some(f) => Some(PathBuf::<512>::from_parts(&[f]).map_err(|e| crate::report(b"rootflags", f, e))?),
         None => None,
@@ -78,16 +78,24 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
     // A detected type that cannot be mounted (swap) leaves nothing to try.
     let types = cfg.rootfstype.or(detected.map(|t| t.mount_type().unwrap_or(b""))).unwrap_or(FALLBACK_TYPES);
     let mut last = Errno::NODEV;
-    for t in types.split(|&b| b == b',').filter(|t| !t.is_empty()) {
-        let Ok(name) = PathBuf::<32>::from_parts(&[t]) else { continue };
-        modules.load_fs(t);
-        match mount::mount(dev, NEW_ROOT, Some(name.as_cstr()), flags, data) {
-            Ok(()) => return Ok(()),
-            Err(e) => {
-                last = e;
-                warning!("mount %s as %s: %e", dev.to_bytes(), t; e);
+    loop {
+        for t in types.split(|&b| b == b',').filter(|t| !t.is_empty()) {
+            let Ok(name) = PathBuf::<32>::from_parts(&[t]) else { continue };
+            modules.load_fs(t);
+            match mount::mount(dev, NEW_ROOT, Some(name.as_cstr()), flags, data) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    last = e;
+                    warning!("mount %s as %s: %e", dev.to_bytes(), t; e);
+                }
             }
         }
+        // `rw` on write-protected media: read-only, as the kernel's own root mount does.
+        if flags & MS_RDONLY != 0 || !matches!(last, Errno::ACCES | Errno::ROFS) {
+            break;
+        }
+        warning!("root %s is write-protected; mounting it read-only", dev.to_bytes());
+        flags |= MS_RDONLY;
     }
     let hint: &[u8] = if last == Errno::NODEV { b" (filesystem driver missing from the image?)" } else { b"" };
     error!("cannot mount root %s: %e%s", dev.to_bytes(), hint; last);

@@ -42,6 +42,8 @@ pub fn max_parallel_qemus() -> usize {
 pub enum Drive {
     /// virtio-blk (`/dev/vdX`, in order of attachment).
     Virtio(PathBuf),
+    /// virtio-blk, write-protected (the guest sees a read-only disk, like a locked SD card).
+    VirtioReadOnly(PathBuf),
     /// IDE CD-ROM (`/dev/sr0`; needs ata_piix, sr_mod in the guest).
     Cdrom(PathBuf),
     /// USB mass storage behind an xHCI controller (`/dev/sdX`; needs xhci_pci, usb_storage,
@@ -234,6 +236,10 @@ impl Qemu {
                 Drive::Virtio(p) => {
                     push("-drive");
                     push(&format!("file={},format=raw,if=virtio{snap}", opt_path(p)));
+                }
+                Drive::VirtioReadOnly(p) => {
+                    push("-drive");
+                    push(&format!("file={},format=raw,if=virtio,readonly=on", opt_path(p)));
                 }
                 Drive::Cdrom(p) => {
                     push("-drive");

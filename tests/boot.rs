@@ -195,6 +195,21 @@ fn wrong_root_diagnoses_and_starts_rescue_shell() {
     log.assert_not_contains("PROBE");
 }
 
+/// The root device is there but holds no filesystem: every type is tried and named with
+/// its error, then the rescue shell.
+#[test]
+fn root_without_a_filesystem_names_each_try_and_gives_rescue_shell() {
+    let log = boot_rescue("root_blank", fixtures::blank_disk(), "root=/dev/vda");
+    log.assert_no_panic().assert_in_order(&[
+        "rdinit: mount /dev/vda as ext4: EINVAL (22)",
+        "rdinit: mount /dev/vda as erofs: ",
+        "rdinit: cannot mount root /dev/vda: ENODEV (19) (no known filesystem on it)",
+        RESCUE,
+        "RESCUE-42",
+    ]);
+    log.assert_not_contains("PROBE");
+}
+
 #[test]
 fn wrong_root_without_shell_reboots_at_once_with_panic_minus_1() {
     let log = Qemu::new("wrong_root_no_shell", fixtures::initrd())

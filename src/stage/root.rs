@@ -97,7 +97,14 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
         warning!("root %s is write-protected; mounting it read-only", dev.to_bytes());
         flags |= MS_RDONLY;
     }
-    let hint: &[u8] = if last == Errno::NODEV { b" (filesystem driver missing from the image?)" } else { b"" };
+    // The last error alone misleads when nothing was recognised: it is the last type's.
+    let hint: &[u8] = if cfg.rootfstype.is_none() && detected.is_none() {
+        b" (no known filesystem on it)"
+    } else if last == Errno::NODEV {
+        b" (filesystem driver missing from the image?)"
+    } else {
+        b""
+    };
     error!("cannot mount root %s: %e%s", dev.to_bytes(), hint; last);
     Err(Reported)
 }

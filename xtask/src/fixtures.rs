@@ -91,6 +91,19 @@ pub fn initrd_busybox() -> PathBuf {
     Pack::storage("storage-busybox").busybox(true).build()
 }
 
+/// A 16 MiB disk of zeros: no partition table, no filesystem.
+pub fn blank_disk() -> PathBuf {
+    cached("blank disk", || {
+        let out = images_dir().join("blank-16m.img");
+        fs::create_dir_all(images_dir())?;
+        let tmp = tmp_sibling(&out);
+        remove_any(&tmp)?;
+        fs::File::create(&tmp)?.set_len(16 << 20)?;
+        fs::rename(&tmp, &out)?;
+        Ok(out)
+    })
+}
+
 /// The module [`initrd_compressed_module`] carries zstd-compressed.
 pub const COMPRESSED_MODULE: &str = "isofs";
 

@@ -227,6 +227,32 @@ fn wrong_root_without_shell_reboots_at_once_with_panic_minus_1() {
         .assert_exited();
 }
 
+/// Without a shell, `panic=2` reboots after 2 s (QEMU, under -no-reboot, exits), and
+/// `panic=0` (the kernel's default) halts: the machine stays up, saying so.
+#[test]
+fn wrong_root_without_shell_reboots_after_panic_seconds_or_halts() {
+    let log = Qemu::new("wrong_root_panic_2", fixtures::initrd())
+        .disk(fixtures::root_ext4())
+        .append("root=LABEL=nope rootwait=1 panic=2")
+        .timeout(Duration::from_secs(75))
+        .run();
+    log.assert_no_panic().assert_contains("rdinit: no rescue shell; rebooting in 2 s").assert_exited();
+    let secs = |s| log.printk_time_at(s).unwrap_or_else(|| log.fail(&format!("no printk time at {s:?}")));
+    // The reboot's own kernel line comes after the wait.
+    let waited = secs("reboot: Restarting system") - secs("rebooting in 2 s");
+    assert!(waited >= 1.9, "rebooted {waited:.2} s after the message\n{log}");
+
+    let limit = Duration::from_secs(30);
+    let log = Qemu::new("wrong_root_panic_0", fixtures::initrd())
+        .disk(fixtures::root_ext4())
+        // After the harness's panic=-1: the last one counts.
+        .append("root=LABEL=nope rootwait=1 panic=0")
+        .timeout(limit)
+        .run();
+    log.assert_no_panic().assert_contains("rdinit: no rescue shell; halted");
+    assert_eq!(log.outcome, Outcome::TimedOut(limit), "{log}");
+}
+
 #[test]
 fn root_without_any_init_gives_rescue_shell() {
     let params = format!("root=LABEL={NOINIT_LABEL}");

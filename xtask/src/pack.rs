@@ -40,7 +40,7 @@ pub fn try_tools() -> Result<&'static Tools, String> {
 /// non-PIE executable needs no position-independent code, and absolute addressing saves
 /// about 650 bytes. Only the final crate gets them (`cargo rustc`): RUSTFLAGS would reach
 /// proc-macro crates, which must be position-independent. size-report uses the same.
-pub const INIT_RUSTC_FLAGS: &[&str] = &["-C", "relocation-model=static"];
+const INIT_RUSTC_FLAGS: &[&str] = &["-C", "relocation-model=static"];
 
 fn build_tools() -> Result<Tools> {
     let ws = workspace();

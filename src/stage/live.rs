@@ -539,7 +539,10 @@ fn setup_changes(boot: &mut Boot, data: &[u8]) {
             })
         });
         match persistent {
-            Ok(()) => info!("changes persist in %s", spec),
+            Ok(()) => {
+                info!("changes persist in %s", spec);
+                return;
+            }
             Err(why) => warning!("changes=%s: %s; keeping changes in RAM", spec, why),
         }
     }

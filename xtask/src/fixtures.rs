@@ -1,7 +1,7 @@
 //! The images the boot scenarios, the demo and the benchmarks share.
 
 use crate::cache::cached;
-use crate::images::{ext4_image, gpt_disk, vfat_image, Partition, RootTree};
+use crate::images::{build_image, ext4_image, gpt_disk, vfat_image, Partition, RootTree};
 use crate::kernel::kernel;
 use crate::pack::Pack;
 use crate::util::{images_dir, remove_any, tmp_sibling};
@@ -93,15 +93,7 @@ pub fn initrd_busybox() -> PathBuf {
 
 /// A 16 MiB disk of zeros: no partition table, no filesystem.
 pub fn blank_disk() -> PathBuf {
-    cached("blank disk", || {
-        let out = images_dir().join("blank-16m.img");
-        fs::create_dir_all(images_dir())?;
-        let tmp = tmp_sibling(&out);
-        remove_any(&tmp)?;
-        fs::File::create(&tmp)?.set_len(16 << 20)?;
-        fs::rename(&tmp, &out)?;
-        Ok(out)
-    })
+    build_image(images_dir().join("blank-16m.img"), |tmp| Ok(fs::File::create(tmp)?.set_len(16 << 20)?))
 }
 
 /// The module [`initrd_compressed_module`] carries zstd-compressed.

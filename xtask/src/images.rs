@@ -155,7 +155,7 @@ fn image_path(kind: &str, dir: &Path, params: &[&str]) -> PathBuf {
 }
 
 /// Builds `out` once per process: `make` writes the temporary path it is given.
-fn build_image(out: PathBuf, make: impl FnOnce(&Path) -> Result<()>) -> PathBuf {
+pub(crate) fn build_image(out: PathBuf, make: impl FnOnce(&Path) -> Result<()>) -> PathBuf {
     cached(&format!("image {}", out.display()), || {
         fs::create_dir_all(images_dir())?;
         let tmp = tmp_sibling(&out);

@@ -36,28 +36,25 @@ pub fn try_tools() -> Result<&'static Tools, String> {
         .map_err(Clone::clone)
 }
 
-/// rustc flags of the init's final crate, where fat LTO generates all of its code: a static
-/// non-PIE executable needs no position-independent code, and absolute addressing saves
-/// about 650 bytes. Only the final crate gets them (`cargo rustc`): RUSTFLAGS would reach
-/// proc-macro crates, which must be position-independent. size-report uses the same.
-const INIT_RUSTC_FLAGS: &[&str] = &["-C", "relocation-model=static"];
-
 fn build_tools() -> Result<Tools> {
     let ws = workspace();
     let target = ws.join("target").join("harness");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!("harness: building rdinit and rdinit-pack into {}", target.display());
-    // The init as README.md builds it (with INIT_RUSTC_FLAGS after `--`), then the packer.
-    let init = ["rustc", "--quiet", "--release", "-p", "rdinit", "--bin", "rdinit"];
+    // The init as README.md builds it, then the packer. The init's rustc flags reach its
+    // final crate only, where fat LTO generates all of its code: a static non-PIE executable
+    // needs no position-independent code (about 650 bytes less). RUSTFLAGS would reach
+    // proc-macro crates too, which must stay position-independent. size-report does the same.
+    let init = ["rustc", "--quiet", "--release", "-p", "rdinit", "--bin", "rdinit", "--", "-C", "relocation-model=static"];
     let packer = ["build", "--quiet", "--release", "-p", "rdinit-pack", "--bin", "rdinit-pack"];
-    for (args, rustc_flags) in [(init, INIT_RUSTC_FLAGS), (packer, &[][..])] {
+    for args in [&init[..], &packer[..]] {
         let mut cmd = Command::new(&cargo);
+        // The target dir right after the subcommand: before the init's `--`.
         cmd.current_dir(ws)
-            .args(args)
+            .arg(args[0])
             .arg("--target-dir")
             .arg(&target)
-            .args(if rustc_flags.is_empty() { &[][..] } else { &["--"][..] })
-            .args(rustc_flags)
+            .args(&args[1..])
             // Settings of an enclosing `cargo test` that must not leak into this build.
             .env_remove("CARGO_TARGET_DIR")
             .env_remove("CARGO_BUILD_TARGET")

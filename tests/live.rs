@@ -250,6 +250,52 @@ fn perch_keeps_changes_in_the_data_dir() {
     assert_markers(&log, &["01-core", "10-top"]);
 }
 
+/// Two boots of a private copy of `image` with `params`, writes reaching the image: the
+/// logs of boot 1 and boot 2 (each a full live boot).
+fn two_boots(name: &str, image: PathBuf, usb: bool, params: &str) -> (BootLog, BootLog) {
+    let copy = lf::private_copy(&image, name);
+    let boot = |n: u32| {
+        let m = machine(&format!("{name}_{n}"), params).persist_writes(true);
+        let m = if usb { m.usb(copy.clone()) } else { m.disk(copy.clone()) };
+        let log = m.run();
+        assert_live(&log);
+        log
+    };
+    (boot(1), boot(2))
+}
+
+/// `toram perch`: the bundles go to RAM, the changes stay in the data dir on the media
+/// (Slax sets up the changes before the copy and keeps the media mounted for them): a file
+/// written on boot 1 is there on boot 2.
+#[test]
+fn toram_with_perch_keeps_changes_on_the_media() {
+    let (first, second) = two_boots("toram_perch", lf::perch_ext4(), false, "toram perch");
+    for log in [&first, &second] {
+        log.assert_contains("rdinit: toram: copied ")
+            .assert_contains("rdinit: changes persist in changes")
+            .assert_probe("persisted", "from an earlier boot")
+            .assert_contains("PROBE mount /dev/vda /run/initramfs/memory/changes ext4");
+        assert_markers(log, &["01-core", "10-top"]);
+    }
+    first.assert_probe("persist-count", "1");
+    second.assert_probe("persist-count", "2");
+}
+
+/// `toram changes=changes.img` (an ext4 image in the data dir on a FAT stick): the image
+/// stays on the stick, which stays mounted; a file written on boot 1 is there on boot 2.
+#[test]
+fn toram_with_a_changes_image_keeps_changes_on_the_media() {
+    let (first, second) = two_boots("toram_changes_img", lf::usb_vfat(), true, "toram changes=changes.img");
+    for log in [&first, &second] {
+        log.assert_contains("rdinit: toram: copied ")
+            .assert_contains("rdinit: changes persist in changes.img")
+            .assert_contains("PROBE mount /dev/sda /run/initramfs/memory/data vfat");
+        assert_markers(log, &["01-core", "10-top", "2-erofs"]);
+    }
+    first.assert_probe("persist-count", "1");
+    second.assert_probe("persist-count", "2");
+}
+
 /// `changes=LABEL=X/DIR`: the changes live in a directory of another device, mounted
 /// read-write, while the data device stays read-only.
 #[test]

@@ -9,9 +9,10 @@ use crate::sys::fs::{self, Fd, FileType};
 use crate::sys::mount::{self, MNT_DETACH, MS_BIND, MS_REMOUNT, MS_SILENT};
 use crate::sys::Errno;
 
-/// Sets up the changes layer at `changes` (holding `changes/` and `workdir/`). Anything that
+/// Sets up the changes layer at `changes` (holding `changes/` and `workdir/`); whether the
+/// changes live on the data device, which must then stay mounted (toram). Anything that
 /// fails falls back to RAM with a warning: it never fails the boot.
-pub(super) fn setup_changes(boot: &mut Boot, data: &[u8]) {
+pub(super) fn setup_changes(boot: &mut Boot, data: &[u8]) -> bool {
     let wanted: Option<&[u8]> = match (boot.cfg.changes, boot.cfg.perch) {
         (Some(c), _) => Some(c),
         // Slax's perch: changes kept in the data dir itself.
@@ -20,28 +21,30 @@ pub(super) fn setup_changes(boot: &mut Boot, data: &[u8]) {
     };
     if let Some(spec) = wanted {
         // A full changes device may still take the mount, but not the layer's dirs.
-        let persistent = persistent_changes(boot, data, spec).and_then(|()| {
-            make_layer_dirs().map_err(|e| {
+        let persistent = persistent_changes(boot, data, spec).and_then(|on_media| {
+            make_layer_dirs().map(|()| on_media).map_err(|e| {
                 let _ = mount::umount(c"changes", MNT_DETACH);
                 cannot_create(e)
             })
         });
         match persistent {
-            Ok(()) => {
+            Ok(on_media) => {
                 info!("changes persist in %s", spec);
-                return;
+                return on_media;
             }
             Err(why) => warning!("changes=%s: %s; keeping changes in RAM", spec, why),
         }
     }
     // In RAM, on the tmpfs: cannot fail for space.
     let _ = make_layer_dirs();
+    false
 }
 
-/// Mounts the persistent changes at `changes`, or says why not.
+/// Mounts the persistent changes at `changes` and tells whether they are on the data device,
+/// or says why not.
 // Out of line: the init is smaller so (measured).
 #[inline(never)]
-pub(super) fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> Result<(), &'static [u8]> {
+pub(super) fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> Result<bool, &'static [u8]> {
     let located = if spec.starts_with(b"/") || spec.contains(&b'=') {
         located_path(spec).ok_or(&b"not a device or path"[..])?
     } else {
@@ -67,6 +70,7 @@ pub(super) fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> R
             b"persist"
         }
     };
+    let on_media = located.device.is_none();
     let rel = located.path.strip_prefix(b"/").unwrap_or(located.path);
     let mut place = Path::new();
     set_path(&mut place, &[base]).map_err(|_| &b"path too long"[..])?;
@@ -81,13 +85,14 @@ pub(super) fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> R
             ImageError::Open(_) => &b"cannot open the image read-write"[..],
             ImageError::NotImage => b"the image holds no known filesystem",
             ImageError::Mkdir(_) | ImageError::Mount(_) => b"cannot mount the image",
-        });
+        }).map(|()| on_media);
     }
     if non_posix {
         return Err(b"the filesystem cannot hold a changes dir (FAT/NTFS/exFAT); use changes=/path/file.img");
     }
     fs::mkdir(place.as_cstr(), 0o755).map_err(cannot_create)?;
-    mount::mount(place.as_cstr(), c"changes", None, MS_BIND, None).map_err(|_| &b"cannot bind-mount the directory"[..])
+    mount::mount(place.as_cstr(), c"changes", None, MS_BIND, None).map_err(|_| &b"cannot bind-mount the directory"[..])?;
+    Ok(on_media)
 }
 
 /// Why a directory for the changes could not be made, in the user's terms.

@@ -64,18 +64,19 @@ fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
         bundles.collect(source.fd(), place, cfg.load, cfg.noload);
     }
     bundles.sort();
+    // Slax's order: the changes come from the media before any copy to RAM (with toram a
+    // relative changes= or perch would otherwise land in the RAM copy and be lost).
+    let changes_on_media = setup_changes(boot, data.as_bytes());
     let to_ram = cfg.toram.is_some() && copy_to_ram(source.fd(), &bundles);
     if to_ram {
         source = fs::open(c"toram", O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", b"toram", e))?;
     }
-    let source_path: &[u8] = if to_ram { b"toram" } else { data.as_bytes() };
     let mounted = mount_bundles(source.fd(), &bundles, &mut boot.devices.modules);
     out::stage(b"live: bundles mounted");
     if mounted == 0 {
         error!("no bundle could be mounted");
         return Err(Reported);
     }
-    setup_changes(boot, source_path);
     boot.devices.modules.load_fs(b"overlay");
     mount_union(mounted)?;
     out::stage(b"live: union mounted");
@@ -85,8 +86,8 @@ fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
         None => {}
     }
     drop(source);
-    if to_ram {
-        // The media can go: nothing is read from it any more.
+    if to_ram && !changes_on_media {
+        // The media can go: nothing is read from it any more. (Changes on it keep it.)
         for &m in &[c"iso", c"data"] {
             if let Err(e) = mount::umount(m, 0) {
                 if e != Errno::INVAL {

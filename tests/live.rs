@@ -296,6 +296,23 @@ fn toram_with_a_changes_image_keeps_changes_on_the_media() {
     second.assert_probe("persist-count", "2");
 }
 
+/// The data search mounts another system's disk without replaying its dirty journal: a
+/// dirty-journal ext4 disk tried first (vda) comes out of the boot byte-identical.
+#[test]
+fn search_leaves_a_dirty_journal_disk_untouched() {
+    let dirty = lf::private_copy(&lf::dirty_journal_ext4(), "dirty-journal");
+    let media = lf::private_copy(&lf::standard_ext4(), "dirty-journal-media");
+    let before = std::fs::read(&dirty).expect("reading the dirty disk");
+    let log = machine("dirty_journal", "").disk(dirty.clone()).disk(media).persist_writes(true).run();
+    assert_live(&log);
+    log.assert_contains("rdinit: data slax on vdb");
+    let after = std::fs::read(&dirty).expect("reading the dirty disk");
+    if before != after {
+        let first = before.iter().zip(&after).position(|(a, b)| a != b).unwrap_or(0);
+        log.fail(&format!("the dirty-journal disk was written (first changed byte at {first}, block {})", first / 4096));
+    }
+}
+
 /// `changes=LABEL=X/DIR`: the changes live in a directory of another device, mounted
 /// read-write, while the data device stays read-only.
 #[test]

@@ -9,7 +9,7 @@
 use crate::cache::cached;
 use crate::images::{erofs, ext4_free_bytes, ext4_image, iso, squashfs_with, vfat_image, RootTree};
 use crate::pack::Pack;
-use crate::util::{images_dir, remove_any, tmp_sibling};
+use crate::util::{cmd, images_dir, remove_any, run, tmp_sibling};
 use anyhow::Context;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -347,4 +347,42 @@ pub fn full_ext4() -> PathBuf {
         anyhow::ensure!(left <= 256 << 10, "{}: {left} bytes still free", full.display());
         Ok(full)
     })
+}
+
+/// ext4 (label `DIRTY`, 16 MiB) holding `other/file.txt`, whose journal holds a committed
+/// transaction that was never replayed (`needs_recovery`, as after a crash or a hibernation):
+/// any mount that replays the journal writes to it. Made with debugfs's journal commands
+/// (`jo`, `jw`, `jc`), as e2fsprogs' own tests make such images.
+pub fn dirty_journal_ext4() -> PathBuf {
+    let t = RootTree::new("live-dirty").file("other/file.txt", "another system's disk\n", 0o644).build();
+    let clean = ext4_image(&t, 16, "DIRTY", "5a1a000d-0000-4000-8000-00000000000d");
+    cached("live dirty-journal ext4", || {
+        let out = images_dir().join("live-dirty-journal.img");
+        let tmp = tmp_sibling(&out);
+        let _ = remove_any(&tmp);
+        fs::copy(&clean, &tmp)?;
+        // Two blocks of 0xa5 journalled for the last two blocks of the image (free: the
+        // tree is small): a replay writes them, and clears needs_recovery in the superblock.
+        let blocks = ext4_field(&tmp, "Block count:")?;
+        let block = tmp_sibling(&images_dir().join("live-dirty-block"));
+        fs::write(&block, vec![0xa5u8; 2 * 4096])?;
+        let script = format!("jo\njw -b {},{} {}\njc\n", blocks - 2, blocks - 1, block.display());
+        let script_path = tmp_sibling(&images_dir().join("live-dirty-debugfs"));
+        fs::write(&script_path, script)?;
+        run(cmd("debugfs")?.arg("-w").arg("-f").arg(&script_path).arg(&tmp))?;
+        let _ = fs::remove_file(&block);
+        let _ = fs::remove_file(&script_path);
+        let sb = run(cmd("dumpe2fs")?.arg("-h").arg(&tmp))?;
+        anyhow::ensure!(String::from_utf8_lossy(&sb.stdout).contains("needs_recovery"), "debugfs left no journal to replay in {}", tmp.display());
+        fs::rename(&tmp, &out)?;
+        Ok(out)
+    })
+}
+
+/// A number field of an ext4 image's superblock (`dumpe2fs -h`), e.g. `Block count:`.
+fn ext4_field(image: &Path, name: &str) -> anyhow::Result<u64> {
+    let out = run(cmd("dumpe2fs")?.arg("-h").arg(image))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with(name)).with_context(|| format!("dumpe2fs: no {name:?}"))?;
+    Ok(line[name.len()..].trim().parse()?)
 }

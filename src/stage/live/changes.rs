@@ -66,7 +66,7 @@ pub(super) fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> R
             boot.devices.probe(i);
             let sb = boot.devices.list[i].sb.ok_or(&b"no known filesystem on the device"[..])?;
             let _ = fs::mkdir(c"persist", 0o755);
-            mount_device(&mut boot.devices, i, sb.fstype, c"persist", 0).map_err(|_| &b"cannot mount the device read-write"[..])?;
+            mount_device(&mut boot.devices, i, sb.fstype, c"persist", 0, None).map_err(|_| &b"cannot mount the device read-write"[..])?;
             b"persist"
         }
     };

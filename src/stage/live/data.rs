@@ -4,6 +4,7 @@ use super::image::{mount_image, Image, ImageError};
 use super::{mount_device, set_path, Path};
 use crate::parse::cmdline::{located_path, DeviceSpec, Located};
 use crate::parse::superblock::FsType;
+use crate::stage::devices::Devices;
 use crate::stage::modules::Modules;
 use crate::stage::Boot;
 use crate::sys::fs::{self, Dir, Fd, FileType};
@@ -106,19 +107,44 @@ pub(super) fn try_device(boot: &mut Boot, i: usize, sub: Option<&[u8]>, dir_name
         Some(sb) if !matches!(sb.fstype, FsType::Squashfs | FsType::Erofs) => sb.fstype,
         _ => return Err(Verdict::NoFilesystem),
     };
-    // Read-only while searching: a device that is not ours is never written.
-    mount_device(&mut boot.devices, i, fstype, c"data", MS_RDONLY).map_err(Verdict::MountFailed)?;
-    let modules = &mut boot.devices.modules;
+    // Read-only and without journal replay while searching: a device that is not ours is
+    // never written.
+    let no_replay = no_replay_option(fstype);
+    mount_device(&mut boot.devices, i, fstype, c"data", MS_RDONLY, no_replay).map_err(Verdict::MountFailed)?;
     let sub = sub.map(|s| s.strip_prefix(b"/").unwrap_or(s));
     let found = match set_path(data, &[b"data/", sub.unwrap_or(dir_name)]) {
         Err(_) => Err(Verdict::NoDataDir),
-        Ok(()) if sub.is_some() && fs::stat(data.as_cstr()).is_ok_and(|st| fs::file_type(&st) == FileType::File) => mount_iso(data, dir_name, modules),
-        Ok(()) => data_dir(data),
+        Ok(()) if sub.is_some() && fs::stat(data.as_cstr()).is_ok_and(|st| fs::file_type(&st) == FileType::File) => {
+            mount_for_real(&mut boot.devices, i, fstype, no_replay).and_then(|()| mount_iso(data, dir_name, &mut boot.devices.modules))
+        }
+        Ok(()) => data_dir(data).and_then(|()| mount_for_real(&mut boot.devices, i, fstype, no_replay)),
     };
     if found.is_err() {
         let _ = mount::umount(c"data", MNT_DETACH);
     }
     found
+}
+
+/// The option that keeps a read-only mount from writing: a read-only ext3/ext4, XFS or btrfs
+/// mount still replays its journal (log), on a disk that may belong to another system or to
+/// a hibernated one. (Slax's own search mounts every candidate read-write.)
+fn no_replay_option(fstype: FsType) -> Option<&'static CStr> {
+    match fstype {
+        FsType::Ext2 | FsType::Ext3 | FsType::Ext4 => Some(c"noload"),
+        FsType::Xfs => Some(c"norecovery"),
+        FsType::Btrfs => Some(c"nologreplay"),
+        _ => None,
+    }
+}
+
+/// Mounts the device where the data was found again, read-only with its journal replayed:
+/// it is the media the user boots from. A remount cannot turn the replay back on.
+fn mount_for_real(devices: &mut Devices, i: usize, fstype: FsType, searched_with: Option<&CStr>) -> Result<(), Verdict> {
+    if searched_with.is_some() {
+        mount::umount(c"data", 0).map_err(Verdict::MountFailed)?;
+        mount_device(devices, i, fstype, c"data", MS_RDONLY, None).map_err(Verdict::MountFailed)?;
+    }
+    Ok(())
 }
 
 /// Whether the directory `dir` holds bundles, else why not.

@@ -149,9 +149,9 @@ fn fs_driver(modules: &mut Modules, fstype: FsType) -> PathBuf<16> {
     name
 }
 
-/// Mounts device `i`, holding a filesystem of type `fstype`, at `target`.
-fn mount_device(devices: &mut Devices, i: usize, fstype: FsType, target: &CStr, flags: u32) -> Result<(), Errno> {
+/// Mounts device `i`, holding a filesystem of type `fstype`, at `target`, with `options`.
+fn mount_device(devices: &mut Devices, i: usize, fstype: FsType, target: &CStr, flags: u32, options: Option<&CStr>) -> Result<(), Errno> {
     let dev_path = devices.list[i].path();
     let fstype = fs_driver(&mut devices.modules, fstype);
-    mount::mount(dev_path.as_cstr(), target, Some(fstype.as_cstr()), flags | MS_SILENT, None)
+    mount::mount(dev_path.as_cstr(), target, Some(fstype.as_cstr()), flags | MS_SILENT, options)
 }

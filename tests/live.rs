@@ -313,6 +313,20 @@ fn search_leaves_a_dirty_journal_disk_untouched() {
     }
 }
 
+/// rootcopy onto a merged-/usr union (`/lib -> usr/lib` from a bundle): `lib/…` lands in
+/// /usr/lib through the link, as `cp -a` does, and /lib stays a link; a 3,000-byte symlink
+/// target is copied whole.
+#[test]
+fn rootcopy_onto_merged_usr_lands_through_the_links() {
+    let log = machine("merged_usr", "").disk(lf::merged_usr_ext4()).run();
+    assert_live(&log);
+    assert_markers(&log, &["01-core", "05-usrmerge"]);
+    log.assert_probe("lib-link", "usr/lib")
+        .assert_probe("rootcopy-merged", "through /lib")
+        .assert_probe("rootcopy-long-link", &(lf::long_link_target().len() + 1).to_string())
+        .assert_not_contains("rdinit: rootcopy");
+}
+
 /// `changes=LABEL=X/DIR`: the changes live in a directory of another device, mounted
 /// read-write, while the data device stays read-only.
 #[test]

@@ -172,12 +172,22 @@ pub(crate) fn build_image(out: PathBuf, make: impl FnOnce(&Path) -> Result<()>) 
 
 /// An ext4 image of `size_mib` MiB holding `dir` (`mkfs.ext4 -d`, root owned by 0:0).
 pub fn ext4_image(dir: &Path, size_mib: u64, label: &str, uuid: &str) -> PathBuf {
+    ext4_image_with(dir, size_mib, label, uuid, &[])
+}
+
+/// [`ext4_image`] with more `mkfs.ext4` options (e.g. `-b 4096`: small images get 1 KiB
+/// blocks, and mkfs.ext4 -d cannot make a symlink longer than a block).
+pub fn ext4_image_with(dir: &Path, size_mib: u64, label: &str, uuid: &str, options: &[&str]) -> PathBuf {
     let size = size_mib.to_string();
-    let out = image_path("ext4", dir, &[&size, label, uuid]);
+    let mut params = vec![&*size, label, uuid];
+    params.extend_from_slice(options);
+    let out = image_path("ext4", dir, &params);
     build_image(out, |tmp| {
         fs::File::create(tmp)?.set_len(size_mib << 20)?;
         run(cmd("mkfs.ext4")?
-            .args(["-q", "-F", "-L", label, "-U", uuid, "-E", "root_owner=0:0", "-d"])
+            .args(["-q", "-F", "-L", label, "-U", uuid, "-E", "root_owner=0:0"])
+            .args(options)
+            .arg("-d")
             .arg(dir)
             .arg(tmp))?;
         Ok(())

@@ -7,7 +7,7 @@
 //! /sbin/init. Everything is built once per process under `target/boot-images/`.
 
 use crate::cache::cached;
-use crate::images::{erofs, ext4_free_bytes, ext4_image, iso, squashfs_with, vfat_image, RootTree};
+use crate::images::{erofs, ext4_free_bytes, ext4_image, ext4_image_with, iso, squashfs_with, vfat_image, RootTree};
 use crate::pack::Pack;
 use crate::util::{cmd, images_dir, remove_any, run, tmp_sibling};
 use anyhow::Context;
@@ -385,4 +385,31 @@ fn ext4_field(image: &Path, name: &str) -> anyhow::Result<u64> {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| l.starts_with(name)).with_context(|| format!("dumpe2fs: no {name:?}"))?;
     Ok(line[name.len()..].trim().parse()?)
+}
+
+/// The symlink target of [`merged_usr_ext4`]'s `rootcopy/etc/rootcopy.long`: 3,000 bytes, far
+/// past 1 KiB and below PATH_MAX.
+pub fn long_link_target() -> String {
+    "d123456789/".repeat(272) + "end12345"
+}
+
+/// ext4 (label `MERGEDUSR`) with a merged-/usr system, as Debian, Fedora and Arch have it:
+/// `05-usrmerge.sb` holds `lib -> usr/lib` and `usr/lib/usrmerge`; the data dir's rootcopy
+/// holds `lib/rootcopy-merged/merged.conf` (which must land in /usr/lib through the link) and
+/// `etc/rootcopy.long` -> [`long_link_target`].
+pub fn merged_usr_ext4() -> PathBuf {
+    let usrmerge = RootTree::new("bundle-05-usrmerge")
+        .file("markers/05-usrmerge", "05-usrmerge\n", 0o644)
+        .file("usr/lib/usrmerge", "usr/lib of the bundle\n", 0o644)
+        .symlink("lib", "usr/lib")
+        .build();
+    let mut t = RootTree::new("live-merged-usr");
+    t = put(t, "01-core.sb", read(&core_bundle()));
+    t = put(t, "05-usrmerge.sb", read(&squashfs_with(&usrmerge, SMALL)));
+    let t = t
+        .file(&format!("{DATA_DIR}/rootcopy/lib/rootcopy-merged/merged.conf"), "through /lib\n", 0o644)
+        .symlink(&format!("{DATA_DIR}/rootcopy/etc/rootcopy.long"), &long_link_target())
+        .build();
+    // 4 KiB blocks: mkfs.ext4 -d makes no symlink longer than a block.
+    ext4_image_with(&t, 32, "MERGEDUSR", "5a1a000e-0000-4000-8000-00000000000e", &["-b", "4096"])
 }

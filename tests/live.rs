@@ -508,6 +508,67 @@ fn data_dir_without_bundles_gives_diagnosis_and_rescue_shell() {
     }
 }
 
+/// A live attempt that fails after mounting everything (`init=` names a missing file; the
+/// changes are on another device) is undone before the retry: the user fixes it from the
+/// rescue shell (a link in the changes dir on vdb, which only mounts because the failed
+/// attempt let go of it cleanly), and the second attempt boots with one loop device a
+/// bundle, not the first attempt's stacked under it.
+#[test]
+fn a_failed_live_attempt_is_undone_before_the_retry() {
+    let fix = "/bin/busybox mkdir -p /mnt && /bin/busybox mount -t ext4 /dev/vdb /mnt && /bin/busybox mkdir -p /mnt/mine/changes/sbin && /bin/busybox ln -s init /mnt/mine/changes/sbin/late-init && /bin/busybox umount /mnt && echo FIXED-$((40+2)); exit\n";
+    let log = Qemu::new("live_retry_undo", lf::initrd_busybox())
+        .disk(lf::standard_ext4())
+        .disk(lf::changes_image())
+        .append("changes=LABEL=changes/mine init=/sbin/late-init")
+        .send_on(RESCUE, fix)
+        .run();
+    log.assert_no_panic()
+        .assert_in_order(&[
+            "rdinit: init /sbin/late-init: ENOENT",
+            RESCUE,
+            "FIXED-42",
+            "rdinit: trying the boot again",
+            "rdinit: exec /sbin/late-init",
+            "PROBE pid=1",
+        ])
+        .assert_probe("root", "overlay rw")
+        .assert_probe("loop-count", "4")
+        .assert_probe("bundle-count", "4")
+        .assert_contains("PROBE done")
+        .assert_exited();
+    assert_markers(&log, &["01-core", "10-top", "2-erofs", "20-mod"]);
+    // No mount point holds two mounts (one stacked on another).
+    let points: Vec<&str> = mounts(&log).into_iter().map(|(_, mnt, _)| mnt).collect();
+    for p in &points {
+        if points.iter().filter(|q| *q == p).count() > 1 {
+            log.fail(&format!("{p} is mounted more than once: {points:?}"));
+        }
+    }
+}
+
+/// A failure after the switch (the init's interpreter is missing, so its exec fails in the
+/// union) is past the point of no return: the rescue shell, and never a new boot attempt
+/// from the top (which would stack a live boot on the booted system).
+#[test]
+fn a_failure_past_the_switch_is_not_retried() {
+    let log = machine("past_no_return", "init=/sbin/badinit")
+        .disk(lf::merged_usr_ext4())
+        .send_on(RESCUE, "exit\n")
+        .send_on("rdinit: rescue shell exited", "echo AGAIN-$((40+2))\n")
+        .stop_at("AGAIN-42")
+        .run();
+    log.assert_no_panic()
+        .assert_in_order(&[
+            "rdinit: exec /sbin/badinit: ENOENT",
+            "rdinit: the switch failed past the point of no return; not trying the boot again",
+            RESCUE,
+            "rdinit: rescue shell exited",
+            RESCUE,
+            "AGAIN-42",
+        ])
+        .assert_not_contains("rdinit: trying the boot again");
+}
+
 /// No data dir on any device, no shell in the image, `panic=-1`: the diagnosis lists the
 /// devices, then the machine reboots at once.
 #[test]

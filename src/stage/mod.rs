@@ -61,6 +61,19 @@ pub fn boot(args: StartArgs) -> ! {
             run_live(&mut boot);
         } else {
             root::run(&mut boot);
+            // The root= attempt's one mount, if a refusal before the switch left it.
+            // EINVAL: nothing is mounted there, nothing to undo.
+            if !switch::past_point_of_no_return() {
+                let _ = crate::sys::mount::umount(root::NEW_ROOT, crate::sys::mount::MNT_DETACH);
+            }
+        }
+        if switch::past_point_of_no_return() {
+            // The API mounts have moved and the initramfs may be emptied: a new attempt
+            // would start without /dev, /proc or its own files.
+            error!("the switch failed past the point of no return; not trying the boot again");
+            loop {
+                rescue::run(Some(&boot));
+            }
         }
         rescue::run(Some(&boot));
         info!("trying the boot again");

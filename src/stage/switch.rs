@@ -5,6 +5,7 @@ use crate::sys::mount::{self, MNT_DETACH, MS_MOVE, MS_PRIVATE, MS_REC};
 use crate::sys::{Errno, OwnedFd, PathBuf};
 use crate::{report, Reported};
 use core::ffi::CStr;
+use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// statfs magics of the filesystems the initramfs can be.
 pub const RAMFS_MAGIC: u64 = 0x8584_58f6;
@@ -19,9 +20,20 @@ fn root_is_initramfs(root: Fd) -> bool {
     matches!(fs::fstatfs_magic(root), Ok(RAMFS_MAGIC) | Ok(TMPFS_MAGIC))
 }
 
+/// Set when the API mounts start moving into the new root: the point of no return. From
+/// then on the initramfs has no /dev, /proc or /sys (and is soon emptied), so a failure must
+/// not start the boot again from the top.
+static PAST_NO_RETURN: AtomicBool = AtomicBool::new(false);
+
+/// Has a switch gone past the point of no return?
+pub fn past_point_of_no_return() -> bool {
+    PAST_NO_RETURN.load(Relaxed)
+}
+
 /// Moves the API mounts under `new_root`; a mount whose target is missing there is detached
-/// (the new root may be read-only and lack /run).
+/// (the new root may be read-only and lack /run). This is the point of no return.
 pub fn move_api_mounts(new_root: &[u8]) {
+    PAST_NO_RETURN.store(true, Relaxed);
     for src in MOVED_MOUNTS {
         let Ok(target) = PathBuf::<256>::from_parts(&[new_root, src.to_bytes()]) else { continue };
         if let Err(e) = mount::mount(src, target.as_cstr(), None, MS_MOVE, None) {

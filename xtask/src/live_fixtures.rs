@@ -396,7 +396,8 @@ pub fn long_link_target() -> String {
 /// ext4 (label `MERGEDUSR`) with a merged-/usr system, as Debian, Fedora and Arch have it:
 /// `05-usrmerge.sb` holds `lib -> usr/lib` and `usr/lib/usrmerge`; the data dir's rootcopy
 /// holds `lib/rootcopy-merged/merged.conf` (which must land in /usr/lib through the link) and
-/// `etc/rootcopy.long` -> [`long_link_target`].
+/// `etc/rootcopy.long` -> [`long_link_target`], and `sbin/badinit`, a script whose
+/// interpreter does not exist.
 pub fn merged_usr_ext4() -> PathBuf {
     let usrmerge = RootTree::new("bundle-05-usrmerge")
         .file("markers/05-usrmerge", "05-usrmerge\n", 0o644)
@@ -409,6 +410,8 @@ pub fn merged_usr_ext4() -> PathBuf {
     let t = t
         .file(&format!("{DATA_DIR}/rootcopy/lib/rootcopy-merged/merged.conf"), "through /lib\n", 0o644)
         .symlink(&format!("{DATA_DIR}/rootcopy/etc/rootcopy.long"), &long_link_target())
+        // An init whose exec fails after the switch (its interpreter does not exist).
+        .file(&format!("{DATA_DIR}/rootcopy/sbin/badinit"), "#!/nonexistent/interpreter\n", 0o755)
         .build();
     // 4 KiB blocks: mkfs.ext4 -d makes no symlink longer than a block.
     ext4_image_with(&t, 32, "MERGEDUSR", "5a1a000e-0000-4000-8000-00000000000e", &["-b", "4096"])

@@ -123,6 +123,17 @@ impl Bundles {
     }
 }
 
+/// Undoes [`mount_bundles`]: every mount under `bundles/`.
+pub(super) fn undo() {
+    let Ok(mut dir) = Dir::open(c"bundles") else { return };
+    let mut target = Path::new();
+    while let Ok(Some(e)) = dir.next_entry() {
+        if set_path(&mut target, &[b"bundles/", e.name()]).is_ok() {
+            super::detach(&[target.as_cstr()]);
+        }
+    }
+}
+
 /// Mounts each bundle at bundles/NAME with a numbered link l/N to it; returns how many are
 /// mounted (failures are skipped and named; past overlayfs's limit, refused and named).
 pub(super) fn mount_bundles(source: Fd, bundles: &Bundles, modules: &mut Modules) -> usize {

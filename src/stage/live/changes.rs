@@ -9,6 +9,11 @@ use crate::sys::fs::{self, Fd, FileType};
 use crate::sys::mount::{self, MNT_DETACH, MS_BIND, MS_REMOUNT, MS_SILENT};
 use crate::sys::Errno;
 
+/// Undoes [`setup_changes`]: the changes layer, and the other device it may live on.
+pub(super) fn undo() {
+    super::detach(&[c"changes", c"persist"]);
+}
+
 /// Sets up the changes layer at `changes` (holding `changes/` and `workdir/`); whether the
 /// changes live on the data device, which must then stay mounted (toram). Anything that
 /// fails falls back to RAM with a warning: it never fails the boot.

@@ -23,6 +23,11 @@ pub(super) enum Verdict {
     NoBundles,
 }
 
+/// Undoes [`find_data`]: the ISO file's mount, then the data device's.
+pub(super) fn undo() {
+    super::detach(&[c"iso", c"data"]);
+}
+
 /// Finds and mounts the device holding the data dir, and puts the data dir's path in `data`.
 // Out of line: the init is smaller so (measured).
 #[inline(never)]

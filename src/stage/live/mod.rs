@@ -23,7 +23,7 @@ use super::{devices::Devices, modules::Modules, root, Boot};
 use crate::out;
 use crate::parse::superblock::FsType;
 use crate::sys::fs::{self, Fd, O_DIRECTORY, O_RDONLY};
-use crate::sys::mount::{self, MS_SILENT};
+use crate::sys::mount::{self, MNT_DETACH, MS_SILENT};
 use crate::sys::{Errno, PathBuf};
 use crate::{report, Reported};
 use core::ffi::CStr;
@@ -44,8 +44,37 @@ type Path = PathBuf<512>;
 
 /// Runs the live boot; returns only after reporting why it failed.
 pub fn run(boot: &mut Boot) -> Reported {
-    match assemble(boot) {
+    let failed = match assemble(boot) {
         Ok(r) | Err(r) => r,
+    };
+    // Past the switch's point of no return there is no initramfs world to go back to.
+    if !super::switch::past_point_of_no_return() {
+        undo();
+    }
+    failed
+}
+
+/// Undoes a failed attempt, last step first, so that a retry starts from a clean initramfs:
+/// the union, the changes, the bundles (their loop devices detach with their mounts:
+/// AUTOCLEAR), the RAM copy, the data device, then the /live tmpfs that held them all.
+fn undo() {
+    if fs::chdir(c"/live/memory").is_ok() {
+        union::undo();
+        changes::undo();
+        bundles::undo();
+        toram::undo();
+        data::undo();
+    }
+    // The working directory would keep the detached tmpfs alive.
+    let _ = fs::chdir(c"/");
+    detach(&[c"/live"]);
+}
+
+/// Detaches the mounts at `targets`. EINVAL means nothing is mounted there (the step did not
+/// get that far): nothing to undo.
+fn detach(targets: &[&CStr]) {
+    for target in targets {
+        let _ = mount::umount(target, MNT_DETACH);
     }
 }
 

@@ -10,6 +10,11 @@ use crate::report;
 /// RAM kept free after a toram copy.
 pub(super) const TORAM_RESERVE: u64 = 64 << 20;
 
+/// Undoes [`copy_to_ram`].
+pub(super) fn undo() {
+    super::detach(&[c"toram"]);
+}
+
 /// toram: copies the bundles and rootcopy into `toram` when they fit in RAM; whether it did.
 pub(super) fn copy_to_ram(data: Fd, bundles: &Bundles) -> bool {
     let chosen = &bundles.items[..bundles.count.min(MAX_BUNDLES)];

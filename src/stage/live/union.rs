@@ -6,6 +6,11 @@ use crate::sys::mount;
 use crate::sys::{Errno, PathBuf};
 use crate::Reported;
 
+/// Undoes [`mount_union`].
+pub(super) fn undo() {
+    super::detach(&[c"union"]);
+}
+
 /// Mounts overlayfs at `union`: bundles bottom to top (the last sorted is on top).
 pub(super) fn mount_union(mounted: usize) -> Result<(), Reported> {
     // Layers by the short numbered links (l/N → ../bundles/NAME): 500 layers then fit in

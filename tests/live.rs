@@ -107,7 +107,13 @@ fn ext4_disk_standard_layout() {
 fn toram_releases_the_boot_device() {
     let log = machine("toram", "toram").disk(lf::standard_ext4()).run();
     assert_live(&log);
-    log.assert_contains("rdinit: toram: copied ");
+    log.assert_contains("rdinit: toram: copied ")
+        .assert_contains("PROBE mount tmpfs /run/initramfs/memory/toram tmpfs");
+    // The RAM filesystem has an explicit size (tmpfs shows size= only when it is not the
+    // default half of the RAM).
+    if !log.probe("toram-opts").is_some_and(|o| o.contains(",size=")) {
+        log.fail("toram: the tmpfs has no explicit size");
+    }
     assert_markers(&log, &["01-core", "10-top", "2-erofs", "20-mod"]);
     log.assert_probe("override", "10-top")
         .assert_probe("rootcopy", "640 0:0 from rootcopy")
@@ -135,6 +141,38 @@ fn toram_without_enough_ram_runs_from_the_media() {
         .assert_contains("PROBE backing-dir /run/initramfs/memory/data/slax");
     assert_markers(&log, &["01-core", "90-huge"]);
     log.assert_probe("override", "90-huge");
+}
+
+/// `toram` with a bundle a block of which cannot be read: the copy stops there, what was
+/// copied is removed from RAM, and the boot goes on from the media.
+#[test]
+fn toram_copy_that_fails_partway_is_removed() {
+    let log = machine("toram_partial", "toram").disk(lf::unreadable_file_ext4(false)).run();
+    assert_live(&log);
+    log.assert_contains("rdinit: toram: copy 05-unreadable.sb: ")
+        .assert_contains("rdinit: toram: the copy in RAM is removed; running from the boot media")
+        .assert_not_contains("toram: copied")
+        .assert_probe("toram-files", "0")
+        .assert_contains("PROBE mount /dev/vda /run/initramfs/memory/data ext4")
+        .assert_contains("PROBE backing-dir /run/initramfs/memory/data/slax");
+    assert_markers(&log, &["01-core", "05-unreadable", "10-top"]);
+}
+
+/// `toram` with a rootcopy file that cannot be read: the error is named, the incomplete
+/// copy is removed, and the boot runs from the media.
+#[test]
+fn toram_rootcopy_errors_are_reported() {
+    let log = machine("toram_rootcopy_error", "toram").disk(lf::unreadable_file_ext4(true)).run();
+    assert_live(&log);
+    log.assert_in_order(&[
+        "rdinit: rootcopy unreadable.conf: ",
+        "rdinit: toram: rootcopy: 1 entries could not be copied",
+        "rdinit: toram: the copy in RAM is removed; running from the boot media",
+    ])
+    .assert_not_contains("toram: copied")
+    .assert_probe("toram-files", "0")
+    .assert_contains("PROBE backing-dir /run/initramfs/memory/data/slax");
+    assert_markers(&log, &["01-core", "10-top"]);
 }
 
 /// `load=` adds optional bundles, `noload=` drops default ones (patterns, comma lists).

@@ -181,14 +181,25 @@ pub fn fstat(fd: Fd) -> Result<Stat, Errno> {
     statat(fd, c"", AT_EMPTY_PATH)
 }
 
-/// The filesystem magic (`f_type`) of the filesystem holding `fd`.
-pub fn fstatfs_magic(fd: Fd) -> Result<u64, Errno> {
+/// `fstatfs(2)`.
+fn fstatfs(fd: Fd) -> Result<g::statfs, Errno> {
     let mut st = core::mem::MaybeUninit::<g::statfs>::uninit();
     // SAFETY: the kernel fills the whole struct on success.
     let r = unsafe { syscall2(nr::__NR_fstatfs as usize, fd.raw(), st.as_mut_ptr() as usize) };
     ret(r)?;
     // SAFETY: initialised by the successful call.
-    Ok(unsafe { st.assume_init() }.f_type as u64)
+    Ok(unsafe { st.assume_init() })
+}
+
+/// The filesystem magic (`f_type`) of the filesystem holding `fd`.
+pub fn fstatfs_magic(fd: Fd) -> Result<u64, Errno> {
+    fstatfs(fd).map(|st| st.f_type as u64)
+}
+
+/// The bytes an unprivileged writer could still store on the filesystem holding `fd`
+/// (`f_bavail` blocks of `f_bsize`).
+pub fn fstatfs_available(fd: Fd) -> Result<u64, Errno> {
+    fstatfs(fd).map(|st| st.f_bavail as u64 * st.f_bsize as u64)
 }
 
 /// The filesystem magic of the filesystem holding `path`.

@@ -416,3 +416,45 @@ pub fn merged_usr_ext4() -> PathBuf {
     // 4 KiB blocks: mkfs.ext4 -d makes no symlink longer than a block.
     ext4_image_with(&t, 32, "MERGEDUSR", "5a1a000e-0000-4000-8000-00000000000e", &["-b", "4096"])
 }
+
+/// ext4 (label `UNREADABLE`) with `slax/01-core.sb`, `slax/10-top.sb` and one file that
+/// cannot be read past 48 KiB (its block map points past the end of the filesystem there):
+/// with `in_rootcopy`, `slax/rootcopy/etc/unreadable.conf`, else the bundle
+/// `slax/05-unreadable.sb` (which still mounts: the lost blocks are file data).
+pub fn unreadable_file_ext4(in_rootcopy: bool) -> PathBuf {
+    let (name, file) = if in_rootcopy {
+        ("rootcopy", "rootcopy/etc/unreadable.conf")
+    } else {
+        ("bundle", "05-unreadable.sb")
+    };
+    cached(&format!("live unreadable {name}"), || {
+        let mut t = RootTree::new(&format!("live-unreadable-{name}"));
+        t = put(t, "01-core.sb", read(&core_bundle()));
+        t = put(t, "10-top.sb", read(&marker_squashfs("10-top", true)));
+        t = put(t, file, read(&big_squashfs("05-unreadable")));
+        // Block maps (no extents, so no 64bit): an indirect block that can be patched.
+        let uuid = format!("5a1a000f-0000-4000-8000-00000000000{}", in_rootcopy as u8);
+        let clean = ext4_image_with(&t.build(), 32, "UNREADABLE", &uuid, &["-b", "4096", "-O", "^extent,^64bit"]);
+        let out = images_dir().join(format!("live-unreadable-{name}.img"));
+        let tmp = tmp_sibling(&out);
+        let _ = remove_any(&tmp);
+        fs::copy(&clean, &tmp)?;
+        // The first entry of the file's indirect block (its block 12, 48 KiB in) points past
+        // the end: the first 48 KiB read, the rest fails (EUCLEAN), as a copy partway.
+        let stat = run(cmd("debugfs")?.arg("-R").arg(format!("stat /{DATA_DIR}/{file}")).arg(&tmp))?;
+        let text = String::from_utf8_lossy(&stat.stdout);
+        let ind: u64 = text
+            .split("(IND):")
+            .nth(1)
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .with_context(|| format!("debugfs: no indirect block for {file}"))?;
+        let mut image = fs::OpenOptions::new().write(true).open(&tmp)?;
+        use std::io::{Seek, SeekFrom, Write};
+        image.seek(SeekFrom::Start(ind * 4096))?;
+        image.write_all(&99_999_999u32.to_le_bytes())?;
+        drop(image);
+        fs::rename(&tmp, &out)?;
+        Ok(out)
+    })
+}

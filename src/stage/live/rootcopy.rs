@@ -37,9 +37,13 @@ fn copy_tree(src: Fd, dst: Fd, depth: u32, c: &mut Copy) {
     };
     while let Ok(Some(e)) = dir.next_entry() {
         let name = e.cname();
-        let Ok(st) = fs::statat(src, name, fs::AT_SYMLINK_NOFOLLOW) else {
-            c.errors += 1;
-            continue;
+        let st = match fs::statat(src, name, fs::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => st,
+            Err(err) => {
+                c.errors += 1;
+                warning!("rootcopy %s: %e", e.name(); err);
+                continue;
+            }
         };
         let ok = match fs::file_type(&st) {
             FileType::Dir if depth < 64 => (|| {

@@ -224,19 +224,8 @@ macro_rules! debug {
 #[allow(unused_imports)]
 pub(crate) use {debug, error, info, log_at, warning};
 
-/// Formats `value` in decimal into `buf`, returning the digits.
-pub fn format_u64(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (value % 10) as u8;
-        value /= 10;
-        if value == 0 {
-            break;
-        }
-    }
-    &buf[i..]
-}
+/// Decimal digits, from the layer below (loop device names need them there too).
+pub use crate::sys::cstr::format_u64;
 
 /// A debug-level stage marker: `rdinit: [12 ms] <stage>`.
 pub fn stage(name: &[u8]) {

@@ -93,3 +93,17 @@ fn append(buf: &mut [u8], len: usize, bytes: &[u8]) -> Result<usize, super::Errn
     *last = 0;
     Ok(end)
 }
+
+/// Formats `value` in decimal into `buf`, returning the digits.
+pub fn format_u64(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}

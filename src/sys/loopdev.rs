@@ -16,12 +16,15 @@ pub fn path(n: u32) -> PathBuf<24> {
     let mut p = PathBuf::new();
     let mut digits = [0u8; 20];
     let _ = p.push(b"/dev/loop");
-    let _ = p.push(crate::out::format_u64(n as u64, &mut digits));
+    let _ = p.push(super::cstr::format_u64(n as u64, &mut digits));
     p
 }
 
 /// Attaches `backing` to the open loop device with `flags`: LOOP_CONFIGURE (Linux 5.8, no
-/// per-device settle wait), else LOOP_SET_FD + LOOP_SET_STATUS64.
+/// per-device settle wait), else LOOP_SET_FD + LOOP_SET_STATUS64. On failure the device is
+/// left detached: LOOP_CONFIGURE is one step, and the old pair is undone when its second
+/// half fails (an attached device without its flags, read-write and never cleared, would
+/// otherwise stay behind).
 pub fn attach(dev: Fd, backing: Fd, flags: u32) -> Result<(), Errno> {
     // SAFETY: all-zero is a valid loop_config.
     let mut config: l::loop_config = unsafe { core::mem::zeroed() };
@@ -32,7 +35,10 @@ pub fn attach(dev: Fd, backing: Fd, flags: u32) -> Result<(), Errno> {
         other => return other.map(|_| ()),
     }
     ioctl(dev, l::LOOP_SET_FD, backing.0 as usize)?;
-    ioctl(dev, l::LOOP_SET_STATUS64, &config.info as *const _ as usize).map(|_| ())
+    ioctl(dev, l::LOOP_SET_STATUS64, &config.info as *const _ as usize).map(|_| ()).inspect_err(|_| {
+        // The error reported is the configuration's; a failed detach leaves nothing to do.
+        let _ = detach(dev);
+    })
 }
 
 /// `LOOP_CLR_FD`: detaches (deferred by the kernel while the device is still mounted).

@@ -467,6 +467,20 @@ fn five_hundred_and_one_bundles_refuses_the_last() {
 // ---------------------------------------------------------------------------------------
 // Bad input
 
+/// 1,031 bundle files (1,030 of them not images): the 1,024 that sort first are kept, the 7
+/// after them are named, in order; the boot goes on with the core bundle.
+#[test]
+fn too_many_bundle_files_are_named_in_order() {
+    let log = machine("too_many_files", "").disk(lf::many_files_ext4()).run();
+    assert_live(&log);
+    let dropped: Vec<String> = (1024..=1030).map(|i| format!("rdinit: bundle z{i:04}.sb ignored: over 1024 bundle files")).collect();
+    log.assert_in_order(&dropped.iter().map(String::as_str).collect::<Vec<_>>())
+        .assert_not_contains("z1023.sb ignored")
+        .assert_not_contains("more bundle files ignored")
+        .assert_contains("rdinit: skipping bundle z1023.sb: not a squashfs or erofs image");
+    assert_markers(&log, &["01-core"]);
+}
+
 /// A broken bundle is skipped and named (the line ends with `why`); the others, below and
 /// above it, still boot.
 fn boot_bad(kind: BadBundle, why: &str) {

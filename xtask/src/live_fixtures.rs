@@ -458,3 +458,15 @@ pub fn unreadable_file_ext4(in_rootcopy: bool) -> PathBuf {
         Ok(out)
     })
 }
+
+/// ext4 (label `MANYFILES`) whose `slax/` holds `01-core.sb` and 1,030 small files
+/// `z0001.sb`… `z1030.sb` that are not images: more bundle files than the 1,024 rdinit keeps
+/// names for.
+pub fn many_files_ext4() -> PathBuf {
+    let mut t = RootTree::new("live-many-files");
+    t = put(t, "01-core.sb", read(&core_bundle()));
+    for i in 1..=1030 {
+        t = put(t, &format!("z{i:04}.sb"), b"not an image\n".to_vec());
+    }
+    ext4_image(&t.build(), 32, "MANYFILES", "5a1a0010-0000-4000-8000-000000000010")
+}

@@ -7,6 +7,7 @@ use crate::parse::pattern::{matches_any, natural_cmp};
 use crate::stage::modules::Modules;
 use crate::sys::fs::{self, Dir, Fd, FileType};
 use crate::sys::Errno;
+use core::cmp::Ordering;
 use core::ffi::CStr;
 
 /// overlayfs's limit on lower layers.
@@ -18,6 +19,9 @@ pub(super) const MAX_CANDIDATES: usize = 1024;
 /// Bytes for all candidate bundle names.
 pub(super) const NAMES_ARENA: usize = 160 * 1024;
 
+/// Most names a full arena's report lists (one pass over the directories each).
+const MAX_NAMED_DROPS: usize = 32;
+
 /// Where a bundle file sits inside the data directory.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Place {
@@ -27,6 +31,8 @@ pub(super) enum Place {
 }
 
 impl Place {
+    pub(super) const ALL: [Place; 3] = [Place::Top, Place::Modules, Place::Optional];
+
     fn subdir(self) -> &'static [u8] {
         match self {
             Place::Top => b"",
@@ -70,10 +76,18 @@ impl Bundles {
         set_path(path, &[c.place.subdir(), self.name(c)])
     }
 
+    /// Adds a bundle name. When full, the names that sort first are kept (they are the ones
+    /// a boot mounts): the one that sorts last, this one or a kept one, is dropped.
     pub(super) fn add(&mut self, place: Place, name: &[u8]) {
-        if self.count == MAX_CANDIDATES || self.used + name.len() > NAMES_ARENA {
+        while self.count == MAX_CANDIDATES || self.used + name.len() > NAMES_ARENA {
             self.dropped += 1;
-            return;
+            // Not empty: one name (at most 255 bytes) always fits.
+            let last = (1..self.count).fold(0, |last, i| if self.before(last, i) { i } else { last });
+            let kept = &self.items[last];
+            if order((place, name), (kept.place, self.name(kept))).is_gt() {
+                return;
+            }
+            self.remove(last);
         }
         self.arena[self.used..self.used + name.len()].copy_from_slice(name);
         self.items[self.count] = Candidate { place, start: self.used as u32, len: name.len() as u16 };
@@ -81,22 +95,55 @@ impl Bundles {
         self.count += 1;
     }
 
-    /// Lists `*.sb` in one subdirectory of the data dir, filtered by `load=`/`noload=`.
+    /// Removes item `i`, closing the gap its name leaves in the arena.
+    fn remove(&mut self, i: usize) {
+        let Candidate { start, len, .. } = self.items[i];
+        let (start, end) = (start as usize, start as usize + len as usize);
+        self.arena.copy_within(end..self.used, start);
+        self.used -= len as usize;
+        for c in &mut self.items[..self.count] {
+            if c.start as usize >= end {
+                c.start -= len as u32;
+            }
+        }
+        self.count -= 1;
+        self.items[i] = self.items[self.count];
+    }
+
+    /// Lists the wanted bundle files of one subdirectory of the data dir.
     pub(super) fn collect(&mut self, data: Fd, place: Place, load: Option<&[u8]>, noload: Option<&[u8]>) {
-        let Ok(mut dir) = Dir::open_at(data, place.dir()) else { return };
-        while let Ok(Some(e)) = dir.next_entry() {
-            let name = e.name();
-            if !name.ends_with(b".sb") || e.kind == FileType::Dir {
-                continue;
+        each_wanted(data, place, load, noload, &mut |name| self.add(place, name));
+    }
+
+    /// Names, in sorted order, the files a full arena dropped: after [`Bundles::sort`], they
+    /// are the wanted files that sort after the last one kept. One pass over the
+    /// directories a name, so past MAX_NAMED_DROPS they are counted.
+    pub(super) fn name_dropped(&self, data: Fd, load: Option<&[u8]>, noload: Option<&[u8]>) {
+        let Some(kept) = self.items[..self.count].last().filter(|_| self.dropped > 0) else { return };
+        let (mut last, mut next) = (Path::new(), Path::new());
+        let mut last_place = kept.place;
+        let _ = set_path(&mut last, &[self.name(kept)]);
+        let mut named = 0;
+        while named < self.dropped.min(MAX_NAMED_DROPS) {
+            // The wanted file that sorts first after `last`.
+            let mut next_place = None;
+            for place in Place::ALL {
+                each_wanted(data, place, load, noload, &mut |name| {
+                    let after_last = order((place, name), (last_place, last.as_bytes())).is_gt();
+                    if after_last && next_place.is_none_or(|p| order((place, name), (p, next.as_bytes())).is_lt()) && set_path(&mut next, &[name]).is_ok() {
+                        next_place = Some(place);
+                    }
+                });
             }
-            let wanted = match place {
-                // load= picks from optional/; noload= drops from the default set.
-                Place::Optional => load.is_some_and(|l| matches_any(l, name)),
-                _ => !noload.is_some_and(|l| matches_any(l, name)),
-            };
-            if wanted {
-                self.add(place, name);
-            }
+            let Some(place) = next_place else { break };
+            const _: () = assert!(MAX_CANDIDATES == 1024, "the message below names the limit");
+            error!("bundle %s ignored: over 1024 bundle files", next.as_bytes());
+            core::mem::swap(&mut last, &mut next);
+            last_place = place;
+            named += 1;
+        }
+        if self.dropped > named {
+            error!("%n more bundle files ignored (over 1024)"; self.dropped - named);
         }
     }
 
@@ -119,7 +166,33 @@ impl Bundles {
 
     fn before(&self, a: usize, b: usize) -> bool {
         let (x, y) = (&self.items[a], &self.items[b]);
-        x.place.cmp(&y.place).then_with(|| natural_cmp(self.name(x), self.name(y))).is_lt()
+        order((x.place, self.name(x)), (y.place, self.name(y))).is_lt()
+    }
+}
+
+/// The bundles' order: by place, then natural name order.
+fn order(a: (Place, &[u8]), b: (Place, &[u8])) -> Ordering {
+    a.0.cmp(&b.0).then_with(|| natural_cmp(a.1, b.1))
+}
+
+/// Calls `f` with each `*.sb` of one subdirectory of the data dir, filtered by
+/// `load=`/`noload=`.
+/// (`dyn`: one body for its two callers.)
+fn each_wanted(data: Fd, place: Place, load: Option<&[u8]>, noload: Option<&[u8]>, f: &mut dyn FnMut(&[u8])) {
+    let Ok(mut dir) = Dir::open_at(data, place.dir()) else { return };
+    while let Ok(Some(e)) = dir.next_entry() {
+        let name = e.name();
+        if !name.ends_with(b".sb") || e.kind == FileType::Dir {
+            continue;
+        }
+        let wanted = match place {
+            // load= picks from optional/; noload= drops from the default set.
+            Place::Optional => load.is_some_and(|l| matches_any(l, name)),
+            _ => !noload.is_some_and(|l| matches_any(l, name)),
+        };
+        if wanted {
+            f(name);
+        }
     }
 }
 
@@ -158,10 +231,6 @@ pub(super) fn mount_bundles(source: Fd, bundles: &Bundles, modules: &mut Modules
             Err((why, Some(e))) => error!("skipping bundle %s: %s%e (corrupt or truncated?)", name, why; e),
         }
     }
-    if bundles.dropped > 0 {
-        const _: () = assert!(MAX_CANDIDATES == 1024, "the message below names the limit");
-        error!("%n more bundle files ignored (over 1024 candidates)"; bundles.dropped);
-    }
     mounted
 }
 
@@ -177,4 +246,40 @@ pub(super) fn mount_bundle(file: &mut Path, target: &mut Path, source: Fd, bundl
         ImageError::Mkdir(e) => (&b"mkdir: "[..], Some(e)),
         ImageError::Mount(e) => (&b"mount: "[..], Some(e)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn empty() -> Box<Bundles> {
+        Box::new(Bundles { arena: [0; NAMES_ARENA], used: 0, items: [Candidate { place: Place::Top, start: 0, len: 0 }; MAX_CANDIDATES], count: 0, dropped: 0 })
+    }
+
+    /// Adds `n` names made by `name(i)`, in a scrambled order; returns the sorted kept names.
+    fn fill(b: &mut Bundles, n: usize, name: impl Fn(usize) -> String) -> Vec<String> {
+        for i in 0..n {
+            b.add(Place::Top, name((i * 7919) % n).as_bytes());
+        }
+        b.sort();
+        b.items[..b.count].iter().map(|c| String::from_utf8(b.name(c).to_vec()).unwrap()).collect()
+    }
+
+    #[test]
+    fn too_many_names_keep_the_ones_that_sort_first() {
+        let mut b = empty();
+        let kept = fill(&mut b, 1100, |i| format!("b{i}.sb"));
+        assert_eq!((b.count, b.dropped), (1024, 76));
+        assert_eq!(kept, (0..1024).map(|i| format!("b{i}.sb")).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_full_arena_keeps_the_names_that_sort_first_and_stays_packed() {
+        let mut b = empty();
+        let long = |i: usize| format!("{i:04}{}.sb", "x".repeat(243));
+        let kept = fill(&mut b, 700, long);
+        let fit = NAMES_ARENA / 250;
+        assert_eq!((b.count, b.dropped, b.used), (fit, 700 - fit, fit * 250));
+        assert_eq!(kept, (0..fit).map(long).collect::<Vec<_>>());
+    }
 }

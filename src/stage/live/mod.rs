@@ -89,10 +89,11 @@ fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
     let mut bundles = Bundles { arena: [0; NAMES_ARENA], used: 0, items: [Candidate { place: Place::Top, start: 0, len: 0 }; MAX_CANDIDATES], count: 0, dropped: 0 };
     // The bundles' directory: the data dir, or its copy in RAM.
     let mut source = fs::open(data.as_cstr(), O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", data.as_bytes(), e))?;
-    for &place in &[Place::Top, Place::Modules, Place::Optional] {
+    for place in Place::ALL {
         bundles.collect(source.fd(), place, cfg.load, cfg.noload);
     }
     bundles.sort();
+    bundles.name_dropped(source.fd(), cfg.load, cfg.noload);
     // Slax's order: the changes come from the media before any copy to RAM (with toram a
     // relative changes= or perch would otherwise land in the RAM copy and be lost).
     let changes_on_media = setup_changes(boot, data.as_bytes());

@@ -2,9 +2,12 @@
 //! with overlayfs over a changes layer, apply rootcopy, and pivot into the union with the
 //! initramfs kept at /run/initramfs (where Slax's tools and the shutdown role expect it).
 //!
-//! One file a step, in boot order: [`data`] (find the data dir), [`bundles`], [`changes`],
-//! [`toram`], [`union`], [`rootcopy`], [`switch`]; [`image`] loop-mounts the image files
-//! the steps need.
+//! One file a step, in boot order: [`data`] (find the data dir), [`bundles`] (listed),
+//! [`changes`] (from the media, before any copy to RAM, as Slax does), [`toram`],
+//! [`bundles`] (mounted), [`union`], [`rootcopy`], [`switch`]; [`image`] loop-mounts the
+//! image files the steps need. Each step's `undo` takes down what it mounted, so that a
+//! failed attempt leaves the initramfs as it found it (until the switch's point of no
+//! return, after which nothing is retried).
 //!
 //! Everything is mounted under /live, a tmpfs on the initramfs, and the stage works from
 //! /live/memory so its paths are short constants (`data`, `bundles/NAME`, `union`). At the
@@ -26,15 +29,14 @@ use crate::sys::fs::{self, Fd, O_DIRECTORY, O_RDONLY};
 use crate::sys::mount::{self, MNT_DETACH, MS_SILENT};
 use crate::sys::{Errno, PathBuf};
 use crate::{report, Reported};
-use core::ffi::CStr;
-use bundles::{Bundles, Candidate, Place, MAX_CANDIDATES, NAMES_ARENA};
+use bundles::{mount_bundles, Bundles, Candidate, Place, MAX_CANDIDATES, NAMES_ARENA};
 use changes::setup_changes;
+use core::ffi::CStr;
 use data::find_data;
 use rootcopy::{copy_file, copy_rootcopy};
 use switch::switch_live;
 use toram::copy_to_ram;
 use union::mount_union;
-use bundles::mount_bundles;
 
 /// Slax's default data directory name (`live=` overrides it).
 const DEFAULT_DIR: &[u8] = b"slax";

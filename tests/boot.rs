@@ -180,6 +180,35 @@ fn rootwait_for_hot_added_disk() {
     assert_switched(&log, "/dev/vda", "ext4", "ro");
 }
 
+/// An image without /dev/console: the kernel starts /init with fds 0, 1 and 2 closed. rdinit
+/// points them at the console before it writes anything, so its own lines (a warning under
+/// `quiet` is written by rdinit, not echoed by the kernel) reach the console, the real init
+/// gets the console as its fds, and no message lands in a file the init opened meanwhile
+/// (the disk, opened after the fds were taken, is unchanged).
+#[test]
+fn image_without_dev_console_gets_the_console_on_fds_0_1_2() {
+    let disk = private_copy(&fixtures::root_ext4(), "no_console");
+    let before = std::fs::read(&disk).unwrap();
+    let log = Qemu::new("no_console", fixtures::initrd_without_console())
+        .disk(&disk)
+        .persist_writes(true)
+        .append("root=/dev/vda quiet panic=abc")
+        .run();
+    log.assert_contains("rdinit: ignoring panic=abc: not a number");
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+    log.assert_probe("fds", "/dev/console /dev/console /dev/console");
+    if std::fs::read(&disk).unwrap() != before {
+        log.fail("the root disk changed during a read-only boot");
+    }
+}
+
+/// A writable copy of `image` for one test.
+fn private_copy(image: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let out = xtask::images_dir().join(format!("private-boot-{name}.img"));
+    std::fs::copy(image, &out).unwrap_or_else(|e| panic!("copying {}: {e}", image.display()));
+    out
+}
+
 // ---------------------------------------------------------------------------------------
 // Failure paths
 

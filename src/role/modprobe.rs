@@ -7,6 +7,8 @@ use crate::sys::process;
 use crate::sys::start::StartArgs;
 
 pub fn run(args: StartArgs) -> ! {
+    // The kernel starts its helpers with fds 0-2 closed.
+    out::open_console();
     out::open_kmsg();
     let mut modules = Modules::new();
     let mut missing = false;

@@ -204,7 +204,7 @@ fn return_to_initramfs() {
             }
         }
     }
-    switch::reopen_console();
+    crate::out::open_console();
 }
 
 /// What the take-down does to the system: a trait so that the host tests can run the same

@@ -774,6 +774,6 @@ fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
     enter(c"/")?;
     switch::delete_tree(old_root.fd(), old_dev, 0);
     drop(old_root);
-    switch::reopen_console();
+    crate::out::open_console();
     Ok(root::exec_init(boot, init))
 }

@@ -180,7 +180,7 @@ fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
     }
     switch::delete_tree(old_root.fd(), old_dev, 0);
     drop(old_root);
-    switch::reopen_console();
+    crate::out::open_console();
     exec_init(boot, init)
 }
 

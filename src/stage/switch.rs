@@ -1,6 +1,6 @@
 //! Switching to the real root, in util-linux/systemd order: check everything, move the API
 //! mounts, pivot (or move + chroot), and only then empty the old root through a saved fd.
-use crate::sys::fs::{self, Dir, FileType, Fd, O_DIRECTORY, O_RDONLY, O_RDWR, O_NOCTTY};
+use crate::sys::fs::{self, Dir, FileType, Fd, O_DIRECTORY, O_RDONLY};
 use crate::sys::mount::{self, MNT_DETACH, MS_MOVE, MS_PRIVATE, MS_REC};
 use crate::sys::{Errno, OwnedFd, PathBuf};
 use crate::{report, Reported};
@@ -77,15 +77,6 @@ pub fn delete_tree(dir: Fd, dev: u64, depth: u32) {
 pub fn make_private() {
     // Failure means the root is already private (or cannot be changed): the move reports it.
     let _ = mount::mount(c"none", c"/", None, MS_REC | MS_PRIVATE, None);
-}
-
-/// Points fds 0, 1, 2 at the new root's /dev/console (the old node went with the initramfs).
-pub fn reopen_console() {
-    if let Ok(fd) = fs::open(c"/dev/console", O_RDWR | O_NOCTTY) {
-        for target in [Fd::STDIN, Fd::STDOUT, Fd::STDERR] {
-            let _ = fs::dup2(fd.fd(), target);
-        }
-    }
 }
 
 /// Opens the current root before the switch, to empty it afterwards; refuses unless it is

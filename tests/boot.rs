@@ -202,6 +202,25 @@ fn image_without_dev_console_gets_the_console_on_fds_0_1_2() {
     }
 }
 
+/// The initramfs is emptied by the switch, not only hidden: the image carries a
+/// [`BALLAST_MIB`] MiB incompressible file, and with root= the initramfs is ramfs, whose
+/// pages count as Unevictable until deleted. After the switch that memory must be free.
+#[test]
+fn root_switch_frees_the_initramfs_memory() {
+    let log = boot("initramfs_freed", fixtures::initrd_with_ballast(), fixtures::root_ext4(), "root=/dev/vda");
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+    let kib = |key| log.probe(key).and_then(|v| v.parse::<u64>().ok()).unwrap_or_else(|| log.fail(&format!("no number in PROBE {key}=")));
+    let unevictable = kib("unevictable-kb");
+    // A few hundred KiB are other ramfs pages and mlocked memory; the ballast alone is 32 MiB.
+    if unevictable > (BALLAST_MIB << 10) / 4 {
+        log.fail(&format!("{unevictable} KiB still Unevictable after the switch: the initramfs was not emptied"));
+    }
+    // And it came back as free memory: at least the ballast is free in a 512 MiB guest.
+    if kib("memfree-kb") < BALLAST_MIB << 10 {
+        log.fail("less free memory than the initramfs' ballast");
+    }
+}
+
 /// A writable copy of `image` for one test.
 fn private_copy(image: &std::path::Path, name: &str) -> std::path::PathBuf {
     let out = xtask::images_dir().join(format!("private-boot-{name}.img"));

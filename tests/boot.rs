@@ -130,6 +130,38 @@ fn root_vfat_detected_without_rootfstype() {
     assert_switched(&log, "/dev/vda", "vfat", "ro");
 }
 
+/// `root=/dev/disk/by-uuid/…` and `by-label/…`, copied from an fstab: no udev makes those
+/// links in an initramfs, so they are read as UUID= and LABEL=; a label with a space and a
+/// `/` is written as udev names it (`\x20`, `\x2f`).
+#[test]
+fn root_by_uuid_and_by_label_links() {
+    let log = boot("root_by_uuid", fixtures::initrd(), fixtures::root_ext4(), &format!("root=/dev/disk/by-uuid/{ROOT_UUID}"));
+    log.assert_contains(&format!("rdinit: root /dev/disk/by-uuid/{ROOT_UUID} is vda (ext4)"));
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+
+    let disk = xtask::ext4_image(&fixtures::probe_tree(), 32, "my root/1", "0b1ab1e0-0000-4000-8000-000000000001");
+    let log = boot("root_by_label", fixtures::initrd(), disk, "root=/dev/disk/by-label/my\\x20root\\x2f1");
+    log.assert_contains("rdinit: root /dev/disk/by-label/my\\x20root\\x2f1 is vda (ext4)");
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+}
+
+/// A /dev path that only udev would make: by-id is refused at once, /dev/mapper/… after the
+/// wait; both name the forms that work.
+#[test]
+fn root_path_only_udev_makes_names_the_forms_that_work() {
+    let log = boot_rescue("root_by_id", fixtures::root_ext4(), "root=/dev/disk/by-id/virtio-rdroot");
+    log.assert_no_panic()
+        .assert_in_order(&[&format!("rdinit: root=/dev/disk/by-id/virtio-rdroot: no such device {DEVICE_FORMS}"), RESCUE, "RESCUE-42"])
+        .assert_not_contains("waiting for");
+    let log = boot_rescue("root_mapper", fixtures::root_ext4(), "root=/dev/mapper/root rootwait=2");
+    log.assert_no_panic().assert_in_order(&[
+        "rdinit: root /dev/mapper/root not found after 2 s",
+        &format!("rdinit: root=/dev/mapper/root: no such device {DEVICE_FORMS}"),
+        &format!("rdinit: seen vda ext4 label={ROOT_LABEL}"),
+        RESCUE,
+    ]);
+}
+
 /// `root=MAJ:MIN`: virtio-blk takes the first dynamic block major (254) on this kernel.
 #[test]
 fn root_maj_min() {
@@ -338,10 +370,13 @@ fn odd_command_line_is_named_and_the_boot_goes_on_quietly() {
     assert_switched(&log, "/dev/vda", "ext4", "ro");
 }
 
+/// The forms of a device name rdinit reads, as its messages list them.
+const DEVICE_FORMS: &str = "(use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL=, MAJ:MIN or their /dev/disk/by-* link)";
+
 #[test]
 fn root_that_names_no_device_gives_rescue_shell() {
     let log = boot_rescue("root_not_a_device", fixtures::root_ext4(), "root=vda");
-    log.assert_no_panic().assert_in_order(&["rdinit: root=vda: not a device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL= or MAJ:MIN)", RESCUE, "RESCUE-42"]);
+    log.assert_no_panic().assert_in_order(&[&format!("rdinit: root=vda: no such device {DEVICE_FORMS}"), RESCUE, "RESCUE-42"]);
 }
 
 #[test]

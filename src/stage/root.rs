@@ -28,13 +28,14 @@ pub fn run(boot: &mut Boot) -> Reported {
         return Reported;
     };
     let Some(spec) = device_spec(root) else {
-        error!("root=%s: not a device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL= or MAJ:MIN)", root);
-        return Reported;
+        return names_no_device(root);
     };
     out::stage(b"looking for the root device");
     let Some(index) = boot.devices.wait_for(&spec, boot.cfg.rootwait) else {
         let waited_s = devices::wait_limit_ms(boot.cfg.rootwait) / 1000;
         error!("root %s not found after %n s", root; waited_s);
+        // /dev/mapper/…, a typo, a label of another machine: the forms that do work.
+        names_no_device(root);
         boot.devices.report();
         return Reported;
     };
@@ -62,6 +63,13 @@ pub fn run(boot: &mut Boot) -> Reported {
         }
     };
     switch_and_exec(boot, init.as_cstr())
+}
+
+/// `root=` names nothing this init can find: it says which forms work. Without udev, /dev
+/// holds only the kernel's names, and the /dev/disk/by-* links are read as the tags.
+fn names_no_device(root: &[u8]) -> Reported {
+    error!("root=%s: no such device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL=, MAJ:MIN or their /dev/disk/by-* link)", root);
+    Reported
 }
 
 /// Mounts `dev` on NEW_ROOT with the first type that works.

@@ -7,6 +7,7 @@
 
 #[macro_use]
 pub mod out;
+pub mod kmod;
 pub mod parse;
 pub mod role;
 pub mod stage;

@@ -2,7 +2,7 @@
 //! filesystem `fs-ext4`, a crypto algorithm `crypto-crc32c`, an nls table) while the
 //! initramfs is the root; this loads NAME from the image's modules, dependencies first.
 use crate::out;
-use crate::stage::modules::Modules;
+use crate::kmod::Modules;
 use crate::sys::process;
 use crate::sys::start::StartArgs;
 

@@ -26,7 +26,6 @@
 use crate::out;
 use crate::parse::mountinfo::{self, MountEntry, Node};
 use crate::parse::procstat;
-use crate::stage::switch;
 use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
 use crate::sys::mount::{self, MNT_DETACH, MS_MOVE, MS_RDONLY, MS_REMOUNT};
 use crate::sys::process::{self, RebootCmd};
@@ -80,7 +79,7 @@ pub fn run(args: StartArgs) -> ! {
         .unwrap_or(&VERBS[0]);
     // Under systemd, /oldroot is the old root, mounted; anywhere else it is missing or a
     // plain directory, and we are still in the real root.
-    let pivot = !switch::is_mount_point(c"/oldroot").unwrap_or(false);
+    let pivot = !mount::is_mount_point(c"/oldroot").unwrap_or(false);
     // Whatever happens next, what is written so far reaches the disks first.
     fs::sync();
     if pivot {
@@ -185,7 +184,7 @@ fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut dyn
 /// runs from wherever we are, which still syncs and remounts read-only what it can.
 fn return_to_initramfs() {
     // pivot_root and MS_MOVE refuse shared mounts.
-    switch::make_private();
+    mount::make_private();
     let _ = fs::mkdir(c"/run/initramfs/oldroot", 0o755);
     let initramfs = c"/run/initramfs";
     let pivoted = fs::chdir(initramfs)

@@ -8,7 +8,7 @@ use crate::parse::text::Text;
 use crate::parse::uevent;
 use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
 use crate::sys::{net, process, OwnedFd, PathBuf};
-use super::modules::Modules;
+use crate::kmod::Modules;
 use heapless::Vec;
 
 /// How many block devices are remembered; more are reported once and ignored.

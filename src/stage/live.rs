@@ -6,7 +6,8 @@
 //! /live/memory so its paths are short constants (`data`, `bundles/NAME`, `union`). At the
 //! end /live becomes the root (MS_MOVE + chroot: pivot_root refuses the initial rootfs before
 //! Linux 7.0), and then `pivot_root` puts the union at `/` and /live at /run/initramfs.
-use super::{devices::{Devices, DEFAULT_WAIT_S}, modules::Modules, root, switch, Boot};
+use super::{devices::{Devices, DEFAULT_WAIT_S}, root, switch, Boot};
+use crate::kmod::Modules;
 use crate::out;
 use crate::parse::cmdline::{located_path, DeviceSpec, Located, Wait};
 use crate::parse::pattern::{matches_any, natural_cmp};
@@ -764,7 +765,7 @@ fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
     for &d in &[c"union/dev", c"union/proc", c"union/sys", c"union/run"] {
         let _ = fs::mkdir(d, 0o755);
     }
-    switch::make_private();
+    crate::sys::mount::make_private();
     switch::move_api_mounts(b"/live/memory/union");
     switch::enter_root(c"/live")?;
     // Now /live is `/`; the union sits at /memory/union and /run inside it.

@@ -3,7 +3,6 @@ pub mod devices;
 pub mod early;
 #[cfg(feature = "live")]
 pub mod live;
-pub mod modules;
 pub mod rescue;
 pub mod root;
 pub mod switch;

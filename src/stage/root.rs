@@ -7,7 +7,7 @@ use crate::sys::fs::{self, O_PATH};
 use crate::sys::mount::{self, MS_RDONLY, MS_SILENT};
 use crate::sys::start::Argv;
 use crate::sys::{process, Errno, PathBuf};
-use super::modules::Modules;
+use crate::kmod::Modules;
 use crate::Reported;
 use core::ffi::CStr;
 
@@ -172,7 +172,7 @@ fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
         Ok(x) => x,
         Err(r) => return r,
     };
-    match switch::is_mount_point(NEW_ROOT) {
+    match mount::is_mount_point(NEW_ROOT) {
         Ok(true) => {}
         _ => {
             error!("refusing to switch: /root is not a mount point");
@@ -181,7 +181,7 @@ fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
     }
     out::stage(b"switching root");
     report_peak_memory();
-    switch::make_private();
+    mount::make_private();
     switch::move_api_mounts(NEW_ROOT.to_bytes());
     if let Err(r) = switch::enter_root(NEW_ROOT) {
         return r;

@@ -333,6 +333,21 @@ fn wrong_root_without_shell_reboots_after_panic_seconds_or_halts() {
     assert_eq!(log.outcome, Outcome::TimedOut(limit), "{log}");
 }
 
+/// root= naming a swap partition: said so, not "driver missing".
+#[test]
+fn root_on_a_swap_partition_says_so() {
+    let swap = xtask::images_dir().join("swap-16m.img");
+    let tmp = swap.with_extension("tmp");
+    std::fs::File::create(&tmp).and_then(|f| f.set_len(16 << 20)).unwrap();
+    let out = std::process::Command::new(xtask::tool("mkswap").unwrap()).args(["-q", "-L", "rdswap"]).arg(&tmp).output().unwrap();
+    assert!(out.status.success(), "mkswap: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::rename(&tmp, &swap).unwrap();
+    let log = boot_rescue("root_swap", swap, "root=LABEL=rdswap");
+    log.assert_no_panic()
+        .assert_in_order(&["rdinit: cannot mount root /dev/vda: ENODEV (19) (it is a swap partition)", RESCUE, "RESCUE-42"])
+        .assert_not_contains("driver missing");
+}
+
 #[test]
 fn root_without_any_init_gives_rescue_shell() {
     let params = format!("root=LABEL={NOINIT_LABEL}");

@@ -106,12 +106,11 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
         flags |= MS_RDONLY;
     }
     // The last error alone misleads when nothing was recognised: it is the last type's.
-    let hint: &[u8] = if cfg.rootfstype.is_none() && detected.is_none() {
-        b" (no known filesystem on it)"
-    } else if last == Errno::NODEV {
-        b" (filesystem driver missing from the image?)"
-    } else {
-        b""
+    let hint: &[u8] = match detected {
+        Some(FsType::Swap) => b" (it is a swap partition)",
+        None if cfg.rootfstype.is_none() => b" (no known filesystem on it)",
+        _ if last == Errno::NODEV => b" (filesystem driver missing from the image?)",
+        _ => b"",
     };
     error!("cannot mount root %s: %e%s", dev.to_bytes(), hint; last);
     Err(Reported)

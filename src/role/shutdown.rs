@@ -64,7 +64,8 @@ static API: [(&CStr, &CStr, &CStr); 3] = [
     (c"/oldroot/dev", c"/dev", c"devtmpfs"),
 ];
 
-type Path = PathBuf<512>;
+/// A mount point: the longest path the kernel's path calls take (PATH_MAX with its NUL).
+type Path = PathBuf<4096>;
 
 pub fn run(args: StartArgs) -> ! {
     let start = process::boottime_ms();
@@ -209,8 +210,9 @@ fn return_to_initramfs() {
 /// What the take-down does to the system: a trait so that the host tests can run the same
 /// passes against a model of busy mounts.
 pub trait Ops {
-    /// The current /proc/self/mountinfo, read into `buf`.
-    fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> &'b [u8];
+    /// The current /proc/self/mountinfo, read into `buf`: its newest lines if it is larger,
+    /// and then `true`.
+    fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> (&'b [u8], bool);
     /// `umount2(path, flags)`.
     fn umount(&mut self, path: &CStr, flags: u32) -> Result<(), Errno>;
     /// `mount(path, MS_REMOUNT | MS_RDONLY)`: the superblock, not just this mount.
@@ -240,8 +242,8 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
     let mut last = false;
     let mut pass = 1;
     loop {
-        let text = ops.mountinfo(buf);
-        let n = mountinfo::takedown_plan(text, &mut plan);
+        let (text, partial) = ops.mountinfo(buf);
+        let (n, more) = mountinfo::takedown_plan(text, &mut plan);
         let plan = &plan[..n];
         let mut changed = false;
         // Unmounts; when none succeeds, a second round over the same plan moves aside the
@@ -296,16 +298,50 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
         if last || n == 0 {
             return done;
         }
-        last = !changed || pass == MAX_PASSES;
-        pass += 1;
+        // Passes over part of the table (what did not fit the buffer or the plan) are not
+        // counted: each takes some mounts away, and the rest comes into view.
+        if !(partial || more) {
+            pass += 1;
+        }
+        last = !changed || pass > MAX_PASSES;
+    }
+}
+
+/// Reads a mount table through `read` (one read(2) each call, 0 at the end) into `buf`.
+/// A table larger than `buf` keeps its newest lines, whole: when `buf` fills up, its older
+/// half goes. The newest mounts are the ones to take down first (a mount is newer than the
+/// mount it sits on), and the older ones come into view as they go. Also says whether
+/// lines were dropped.
+fn read_table<'b>(buf: &'b mut [u8], read: &mut dyn FnMut(&mut [u8]) -> Result<usize, Errno>) -> Result<(&'b [u8], bool), Errno> {
+    let (mut len, mut partial) = (0, false);
+    loop {
+        if len == buf.len() {
+            // The first line that starts in the second half: lines are a few hundred bytes,
+            // so one that fills half the buffer is garbage, dropped whole too.
+            let keep = buf[len / 2..len].iter().position(|&c| c == b'\n').map_or(len, |i| len / 2 + i + 1);
+            buf.copy_within(keep..len, 0);
+            len -= keep;
+            partial = true;
+        }
+        let n = read(&mut buf[len..])?;
+        if n == 0 {
+            // A line cut by a drop cannot start the text: drops end at a newline.
+            return Ok((&buf[..len], partial));
+        }
+        len += n;
     }
 }
 
 /// The mount of a plan node and its unescaped mount point.
 fn resolve<'t>(text: &'t [u8], node: &Node) -> Option<(MountEntry<'t>, Path)> {
     let e = mountinfo::entry_at(text, node.line)?;
-    let mut raw = [0u8; 512];
-    let path = Path::from_parts(&[mountinfo::unescape(e.mount_point, &mut raw)?]).ok()?;
+    let mut raw = [0u8; 4096];
+    let Some(path) = mountinfo::unescape(e.mount_point, &mut raw).and_then(|p| Path::from_parts(&[p]).ok()) else {
+        // Deeper than any path call reaches: it goes with the mount it sits on, which is
+        // detached at the end if this keeps it busy.
+        warning!("shutdown: mount point too long to unmount: %s", e.mount_point);
+        return None;
+    };
     Some((e, path))
 }
 
@@ -328,11 +364,12 @@ fn announce(e: &MountEntry, path: &Path) {
 struct System;
 
 impl Ops for System {
-    fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> &'b [u8] {
+    fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> (&'b [u8], bool) {
         let path = c"/proc/self/mountinfo";
-        fs::read_file(Fd::CWD, path, buf).unwrap_or_else(|e| {
+        let table = fs::open(path, O_RDONLY).and_then(|fd| read_table(buf, &mut |chunk| fs::read(fd.fd(), chunk)));
+        table.unwrap_or_else(|e| {
             crate::report(b"shutdown: read", path.to_bytes(), e);
-            &[]
+            (&[], false)
         })
     }
 
@@ -442,7 +479,7 @@ mod tests {
     }
 
     fn unescaped(raw: &[u8]) -> String {
-        let mut buf = [0u8; 512];
+        let mut buf = [0u8; 4096];
         String::from_utf8_lossy(mountinfo::unescape(raw, &mut buf).unwrap()).into()
     }
 
@@ -451,15 +488,34 @@ mod tests {
     }
 
     impl Ops for Model {
-        fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> &'b [u8] {
+        /// The table as the kernel writes it, read the way `System` reads it: the kernel's
+        /// seq_file hands out whole lines, at most a page per read(2).
+        fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> (&'b [u8], bool) {
             let mut text = String::new();
             for m in &self.mounts {
                 let path = m.path.replace(' ', "\\040");
                 let ro = if m.ro { "ro" } else { "rw" };
                 text += &format!("{} {} 0:{} / {path} {ro} - {} {} {ro}\n", m.id, m.parent, m.id, m.fstype, m.source);
             }
-            buf[..text.len()].copy_from_slice(text.as_bytes());
-            &buf[..text.len()]
+            let mut at = 0;
+            let mut read = |chunk: &mut [u8]| {
+                let mut n = 0;
+                for line in text[at..].split_inclusive('\n') {
+                    if n + line.len() > chunk.len().min(4096) {
+                        // A line longer than the whole chunk comes out in pieces.
+                        if n == 0 {
+                            n = chunk.len().min(line.len());
+                            chunk[..n].copy_from_slice(&line.as_bytes()[..n]);
+                        }
+                        break;
+                    }
+                    chunk[n..n + line.len()].copy_from_slice(line.as_bytes());
+                    n += line.len();
+                }
+                at += n;
+                Ok(n)
+            };
+            read_table(buf, &mut read).unwrap_or_else(|e| panic!("read: {}", e.0))
         }
 
         fn umount(&mut self, path: &CStr, flags: u32) -> Result<(), Errno> {
@@ -612,6 +668,47 @@ mod tests {
         assert!(m.position("umount /memory/bundles/b 499.sb") < m.position("umount /oldroot"));
         assert!(m.position("umount /oldroot") < m.position("umount /memory/data"));
         assert!(m.position("ro /memory/persist") < m.position("umount /memory/persist"));
+    }
+
+    /// A table larger than the buffer: thousands of bundles, their union, the data device
+    /// they live on, and a changes device. Every mount is unmounted, none detached, and
+    /// the union and the layers go before the data device.
+    #[test]
+    fn a_mount_table_larger_than_the_buffer_is_taken_down_whole() {
+        let mut text = String::from("1 0 0:1 / / rw - tmpfs none rw\n2 1 0:2 / /proc rw - proc proc rw\n");
+        text += "3 1 254:0 / /memory/data rw - ext4 /dev/vda rw\n";
+        let bundles = 4000;
+        for i in 0..bundles {
+            text += &format!("{} 1 7:{i} / /memory/bundles/{i:04}-a-long-bundle-name.sb ro - squashfs /dev/loop{i} ro\n", 10 + i);
+        }
+        text += "9000 1 254:16 / /memory/changes rw - ext4 /dev/vdb rw\n";
+        text += "9001 1 0:3 / /oldroot rw - overlay overlay rw\n";
+        text += "9002 9001 0:4 / /oldroot/run rw - tmpfs tmpfs rw\n";
+        let mut m = Model::from_fixture(&text);
+        m.held = vec![3];
+        out::set_verbosity(out::Level::Err);
+        // 16 KiB: about 150 lines a pass (the real buffer holds about 1,300).
+        let mut buf = vec![0u8; 16 << 10];
+        assert!(text.len() > 8 * buf.len());
+        let done = take_down(&mut m, &mut buf);
+        assert_eq!(done, Outcome { unmounted: bundles + 4, left: 0 }, "{:#?}", m.log.iter().filter(|l| !l.starts_with("umount /memory/bundles")).collect::<Vec<_>>());
+        assert!(m.position("umount /oldroot/run") < m.position("umount /oldroot"));
+        assert!(m.position("umount /oldroot") < m.position("umount /memory/data"));
+        assert!(m.position("ro /memory/changes") < m.position("umount /memory/changes"));
+    }
+
+    /// Mount points longer than a short path buffer (up to PATH_MAX) are unmounted like
+    /// any other.
+    #[test]
+    fn long_mount_points_are_unmounted() {
+        let deep = format!("/oldroot/mnt/{}", ["d".repeat(200), "e".repeat(200), "f".repeat(200)].join("/"));
+        let text = format!(
+            "1 0 0:1 / / rw - tmpfs none rw\n2 1 254:0 / /oldroot rw - ext4 /dev/vda rw\n3 2 254:16 / {deep} rw - ext4 /dev/vdb rw\n"
+        );
+        let mut m = Model::from_fixture(&text);
+        assert_eq!(run(&mut m), Outcome { unmounted: 2, left: 0 }, "{:#?}", m.log);
+        assert!(m.position(&format!("ro {deep}")) < m.position(&format!("umount {deep}")));
+        assert!(m.position(&format!("umount {deep}")) < m.position("umount /oldroot"));
     }
 
     #[test]

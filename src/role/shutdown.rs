@@ -32,6 +32,7 @@ use crate::sys::process::{self, RebootCmd};
 use crate::sys::start::StartArgs;
 use crate::sys::{loopdev, Errno, PathBuf};
 use core::ffi::CStr;
+use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 /// The verbs systemd passes, and what reboot(2) is asked for each.
 static VERBS: [(&[u8], RebootCmd); 5] = [
@@ -51,6 +52,12 @@ static STOP_SIGNALS: [(u32, &[u8], u32); 2] = [(process::SIGTERM, b"15", 1000), 
 /// Unmount passes before the last one: a pass that changes nothing (after moving mounts
 /// aside) ends them sooner, so this only bounds pathological cases.
 const MAX_PASSES: u32 = 16;
+/// How long an unmount, a read-only remount or a sync may go on with the kernel writing
+/// nothing back (Dirty + Writeback in /proc/meminfo not shrinking) before it is given up:
+/// a dead network filesystem or a stuck device must not keep the machine from powering off.
+/// systemd does the same (umount_with_timeout, remount_with_timeout and sync_with_progress
+/// in src/shutdown/): the call runs in a child process, which the parent stops waiting for.
+const STALL_MS: u64 = 10_000;
 /// /proc/self/mountinfo of a live system with 500 bundles is about 100 KiB.
 const MOUNTINFO_MAX: usize = 128 << 10;
 /// Mounts planned per pass; any beyond wait for the next pass.
@@ -78,11 +85,12 @@ pub fn run(args: StartArgs) -> ! {
         .filter_map(|i| args.arg(i))
         .find_map(|a| VERBS.iter().find(|v| v.0 == a.to_bytes()))
         .unwrap_or(&VERBS[0]);
+    PANIC_VERB.store(VERBS.iter().position(|v| core::ptr::eq(v, verb)).unwrap_or(0) as u8, Relaxed);
     // Under systemd, /oldroot is the old root, mounted; anywhere else it is missing or a
     // plain directory, and we are still in the real root.
     let pivot = !mount::is_mount_point(c"/oldroot").unwrap_or(false);
     // Whatever happens next, what is written so far reaches the disks first.
-    fs::sync();
+    sync();
     if pivot {
         stop_processes();
         return_to_initramfs();
@@ -93,7 +101,7 @@ pub fn run(args: StartArgs) -> ! {
     let done = take_down(&mut System, &mut buf);
     // Loop devices whose filesystem went with the last passes.
     System.detach_loops();
-    fs::sync();
+    sync();
     let ms = process::boottime_ms() - start;
     let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
     let unmounted = out::format_u64(done.unmounted.into(), &mut a);
@@ -103,6 +111,19 @@ pub fn run(args: StartArgs) -> ! {
         info!("shutdown: unmounted %s, %s detached in %n ms", unmounted, out::format_u64(done.left.into(), &mut b); ms);
     }
     finish(verb)
+}
+
+/// The index in VERBS of what this shutdown was asked for, once it runs: a panic (a bug)
+/// must not keep the machine from going down as asked.
+static PANIC_VERB: AtomicU8 = AtomicU8::new(u8::MAX);
+
+/// Called by the panic handler: when the shutdown role is running, it syncs and reboots as
+/// asked (nothing is unmounted: the state of the take-down is unknown), else returns.
+pub fn after_panic() {
+    if let Some(verb) = VERBS.get(usize::from(PANIC_VERB.load(Relaxed))) {
+        sync();
+        finish(verb);
+    }
 }
 
 /// reboot(2) for the verb; never returns.
@@ -267,18 +288,26 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
                 // a layer of the union lives on inside the union until that goes, and a busy
                 // mount may end up detached. Failing (files open for writing) matters only at
                 // the end.
+                let mut hung = false;
                 if writable_device(&e) {
-                    if let (Err(err), true) = (ops.remount_ro(path.as_cstr()), last) {
-                        crate::report(b"shutdown: remount read-only", path.as_bytes(), err);
+                    match ops.remount_ro(path.as_cstr()) {
+                        Err(Errno::TIMEDOUT) => hung = true,
+                        Err(err) if last => {
+                            crate::report(b"shutdown: remount read-only", path.as_bytes(), err);
+                        }
+                        _ => {}
                     }
                 }
-                match ops.umount(path.as_cstr(), 0) {
+                let unmounted = if hung { Err(Errno::TIMEDOUT) } else { ops.umount(path.as_cstr(), 0) };
+                match unmounted {
                     Ok(()) => {
                         changed = true;
                         done.unmounted += 1;
                         announce(&e, &path);
                     }
-                    Err(err) if last => {
+                    // Hung (see STALL_MS): detached now, as it would only hang again.
+                    Err(err) if last || err == Errno::TIMEDOUT => {
+                        changed = true;
                         done.left += 1;
                         warning!("shutdown: umount %s: %e; detaching it", path.as_bytes(); err);
                         if let Err(err) = ops.umount(path.as_cstr(), MNT_DETACH) {
@@ -360,6 +389,57 @@ fn announce(e: &MountEntry, path: &Path) {
     }
 }
 
+/// sync(2), given up after STALL_MS without writeback progress (reported).
+fn sync() {
+    if bounded(&|| {
+        fs::sync();
+        Ok(())
+    }) == Err(Errno::TIMEDOUT)
+    {
+        warning!("shutdown: sync stalled for %n s; going on"; STALL_MS / 1000);
+    }
+}
+
+/// Runs `op` in a child process and waits while the child runs and the kernel writes data
+/// back; after STALL_MS without progress, stops waiting and returns ETIMEDOUT. The child is
+/// sent SIGKILL, which it only gets once the kernel lets go of it: a process stuck in
+/// umount(2) on a dead filesystem cannot be stopped, only left behind.
+fn bounded(op: &dyn Fn() -> Result<(), Errno>) -> Result<(), Errno> {
+    let pid = match process::fork() {
+        Ok(0) => process::exit(op().map_or_else(|e| i32::from(e.0), |()| 0)),
+        Ok(pid) => pid as i32,
+        // No child to spare: the call itself, unbounded, rather than none.
+        Err(_) => return op(),
+    };
+    let mut pending = pending_writeback_kb();
+    let mut waited = 0;
+    loop {
+        match process::try_wait(pid)? {
+            Some(0) => return Ok(()),
+            Some(code) => return Err(Errno(code.clamp(1, 4095) as u16)),
+            None => {}
+        }
+        process::sleep_ms(20);
+        waited += 20;
+        if waited >= STALL_MS {
+            let now = pending_writeback_kb();
+            if now >= pending {
+                // ESRCH: it ended meanwhile; its zombie goes with the machine.
+                let _ = process::kill(pid, process::SIGKILL);
+                return Err(Errno::TIMEDOUT);
+            }
+            (pending, waited) = (now, 0);
+        }
+    }
+}
+
+/// Data on its way to the disks: Dirty + Writeback of /proc/meminfo, in KiB.
+fn pending_writeback_kb() -> u64 {
+    let mut buf = [0u8; 2048];
+    let text = fs::read_file(Fd::CWD, c"/proc/meminfo", &mut buf).unwrap_or(&[]);
+    procstat::meminfo_kb(text, b"Dirty") + procstat::meminfo_kb(text, b"Writeback")
+}
+
 /// The real system.
 struct System;
 
@@ -374,11 +454,15 @@ impl Ops for System {
     }
 
     fn umount(&mut self, path: &CStr, flags: u32) -> Result<(), Errno> {
-        mount::umount(path, flags)
+        // MNT_DETACH returns at once; an unmount may write a whole filesystem back.
+        match flags & MNT_DETACH {
+            0 => bounded(&|| mount::umount(path, flags)),
+            _ => mount::umount(path, flags),
+        }
     }
 
     fn remount_ro(&mut self, path: &CStr) -> Result<(), Errno> {
-        mount::mount(c"none", path, None, MS_REMOUNT | MS_RDONLY, None)
+        bounded(&|| mount::mount(c"none", path, None, MS_REMOUNT | MS_RDONLY, None))
     }
 
     fn move_aside(&mut self, path: &CStr, id: u32) -> Result<(), Errno> {
@@ -429,6 +513,9 @@ mod tests {
         pinned: Vec<String>,
         held: Vec<u32>,
         held_rw: bool,
+        /// Paths whose unmount and remount hang (a dead NFS server, a stuck disk): the
+        /// bounded call gives up with ETIMEDOUT.
+        hung: Vec<String>,
         log: Vec<String>,
     }
 
@@ -444,7 +531,7 @@ mod tests {
                     ro: mountinfo::has_option(e.super_options, b"ro"),
                 })
                 .collect();
-            Model { mounts, pinned: vec![], held: vec![], held_rw: false, log: vec![] }
+            Model { mounts, pinned: vec![], held: vec![], held_rw: false, hung: vec![], log: vec![] }
         }
 
         fn top(&self, path: &str) -> Option<usize> {
@@ -520,6 +607,10 @@ mod tests {
 
         fn umount(&mut self, path: &CStr, flags: u32) -> Result<(), Errno> {
             let i = self.top(&s(path)).ok_or(Errno::INVAL)?;
+            if flags & MNT_DETACH == 0 && self.hung.contains(&s(path)) {
+                self.log.push(format!("hang {}", s(path)));
+                return Err(Errno::TIMEDOUT);
+            }
             let ids = if flags & MNT_DETACH != 0 {
                 self.log.push(format!("detach {}", s(path)));
                 self.subtree(self.mounts[i].id)
@@ -536,6 +627,10 @@ mod tests {
 
         fn remount_ro(&mut self, path: &CStr) -> Result<(), Errno> {
             let i = self.top(&s(path)).ok_or(Errno::INVAL)?;
+            if self.hung.contains(&s(path)) {
+                self.log.push(format!("hang {}", s(path)));
+                return Err(Errno::TIMEDOUT);
+            }
             let source = self.mounts[i].source.clone();
             let held = self.mounts.iter().any(|m| m.source == source && self.held.contains(&m.id));
             if self.held_rw && held && self.mounts.iter().any(|o| o.fstype == "overlay") {
@@ -709,6 +804,26 @@ mod tests {
         assert_eq!(run(&mut m), Outcome { unmounted: 2, left: 0 }, "{:#?}", m.log);
         assert!(m.position(&format!("ro {deep}")) < m.position(&format!("umount {deep}")));
         assert!(m.position(&format!("umount {deep}")) < m.position("umount /oldroot"));
+    }
+
+    /// A dead NFS mount and a stuck disk: each hangs once (the bounded call gives up), is
+    /// detached at once, and the others still go in order; nothing is tried twice.
+    #[test]
+    fn hung_unmounts_are_tried_once_then_detached() {
+        let text = "1 0 0:1 / / rw - tmpfs none rw\n\
+                    2 1 254:0 / /oldroot rw - ext4 /dev/vda rw\n\
+                    3 2 0:40 / /oldroot/mnt/nfs rw - nfs4 server:/export rw\n\
+                    4 2 254:16 / /oldroot/mnt/stuck rw - ext4 /dev/vdb rw\n\
+                    5 2 254:32 / /oldroot/home rw - ext4 /dev/vdc rw\n";
+        let mut m = Model::from_fixture(text);
+        m.hung = vec!["/oldroot/mnt/nfs".into(), "/oldroot/mnt/stuck".into()];
+        assert_eq!(run(&mut m), Outcome { unmounted: 2, left: 2 }, "{:#?}", m.log);
+        for p in ["/oldroot/mnt/nfs", "/oldroot/mnt/stuck"] {
+            assert_eq!(m.log.iter().filter(|l| **l == format!("hang {p}")).count(), 1, "{p}: {:#?}", m.log);
+            assert!(m.position(&format!("hang {p}")) < m.position(&format!("detach {p}")));
+            assert!(m.position(&format!("detach {p}")) < m.position("umount /oldroot"));
+        }
+        assert!(m.position("ro /oldroot/home") < m.position("umount /oldroot/home"));
     }
 
     #[test]

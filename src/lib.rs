@@ -7,6 +7,7 @@
 
 #[macro_use]
 pub mod out;
+pub mod kmod;
 pub mod parse;
 pub mod role;
 pub mod stage;
@@ -39,9 +40,16 @@ pub fn main(args: StartArgs) -> ! {
     stage::boot(args)
 }
 
-/// The panic handler's body: one fixed line, then the failure path.
+/// The panic handler's body: one fixed line, then what the role's duty asks. PID 1's boot
+/// enters its failure path; the shutdown role still syncs and reboots as asked; the
+/// modprobe role, a helper the kernel runs (never PID 1), fails the load.
 pub fn panicked() -> ! {
-    error!("internal error (panic); entering the failure path");
+    error!("internal error (panic)");
+    #[cfg(feature = "shutdown")]
+    role::shutdown::after_panic();
+    if sys::process::getpid() != 1 {
+        sys::process::exit(1);
+    }
     loop {
         stage::rescue::run(None);
     }

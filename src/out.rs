@@ -3,7 +3,7 @@
 //! Each record goes to /dev/kmsg with its level (so it carries a printk timestamp), and to
 //! the console directly only when the kernel will not echo it there itself (its level is not
 //! below the console log level) — so a line shows once, whatever `quiet`/`debug` say.
-use crate::sys::fs::{self, O_WRONLY};
+use crate::sys::fs::{self, O_NOCTTY, O_RDWR, O_WRONLY};
 use crate::sys::{Errno, Fd};
 use core::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering::Relaxed};
 
@@ -34,6 +34,31 @@ pub fn set_verbosity(show: Level) {
 
 pub fn debug_enabled() -> bool {
     SHOW.load(Relaxed) >= Level::Debug as u8
+}
+
+/// Points fds 0, 1 and 2 at /dev/console (or /dev/null if that will not open). The kernel
+/// opens the console for /init, but when it cannot (an image without the node, a console
+/// that will not open) it leaves them closed, and the next files opened would take their
+/// numbers: a message would land in a disk or a changes image. PID 1 calls this once
+/// devtmpfs is mounted and before it opens anything else; after a switch it also replaces
+/// the old root's console.
+pub fn open_console() {
+    let console = loop {
+        let Ok(fd) = fs::open(c"/dev/console", O_RDWR | O_NOCTTY).or_else(|_| fs::open(c"/dev/null", O_RDWR)) else {
+            // Nothing to point them at: without /dev nothing else opens a device either.
+            return;
+        };
+        if fd.fd().0 > 2 {
+            break fd;
+        }
+        // A free number below 3 is held by this (close-on-exec) descriptor until its
+        // plain copy replaces it: dup3 cannot copy a descriptor onto itself.
+        fd.leak();
+    };
+    for target in [Fd::STDIN, Fd::STDOUT, Fd::STDERR] {
+        // Failure leaves that descriptor as it was: nothing better to point it at.
+        let _ = fs::dup2(console.fd(), target);
+    }
 }
 
 /// Opens /dev/kmsg (after devtmpfs is mounted) and reads the console log level.

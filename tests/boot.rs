@@ -130,6 +130,38 @@ fn root_vfat_detected_without_rootfstype() {
     assert_switched(&log, "/dev/vda", "vfat", "ro");
 }
 
+/// `root=/dev/disk/by-uuid/…` and `by-label/…`, copied from an fstab: no udev makes those
+/// links in an initramfs, so they are read as UUID= and LABEL=; a label with a space and a
+/// `/` is written as udev names it (`\x20`, `\x2f`).
+#[test]
+fn root_by_uuid_and_by_label_links() {
+    let log = boot("root_by_uuid", fixtures::initrd(), fixtures::root_ext4(), &format!("root=/dev/disk/by-uuid/{ROOT_UUID}"));
+    log.assert_contains(&format!("rdinit: root /dev/disk/by-uuid/{ROOT_UUID} is vda (ext4)"));
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+
+    let disk = xtask::ext4_image(&fixtures::probe_tree(), 32, "my root/1", "0b1ab1e0-0000-4000-8000-000000000001");
+    let log = boot("root_by_label", fixtures::initrd(), disk, "root=/dev/disk/by-label/my\\x20root\\x2f1");
+    log.assert_contains("rdinit: root /dev/disk/by-label/my\\x20root\\x2f1 is vda (ext4)");
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+}
+
+/// A /dev path that only udev would make: by-id is refused at once, /dev/mapper/… after the
+/// wait; both name the forms that work.
+#[test]
+fn root_path_only_udev_makes_names_the_forms_that_work() {
+    let log = boot_rescue("root_by_id", fixtures::root_ext4(), "root=/dev/disk/by-id/virtio-rdroot");
+    log.assert_no_panic()
+        .assert_in_order(&[&format!("rdinit: root=/dev/disk/by-id/virtio-rdroot: no such device {DEVICE_FORMS}"), RESCUE, "RESCUE-42"])
+        .assert_not_contains("waiting for");
+    let log = boot_rescue("root_mapper", fixtures::root_ext4(), "root=/dev/mapper/root rootwait=2");
+    log.assert_no_panic().assert_in_order(&[
+        "rdinit: root /dev/mapper/root not found after 2 s",
+        &format!("rdinit: root=/dev/mapper/root: no such device {DEVICE_FORMS}"),
+        &format!("rdinit: seen vda ext4 label={ROOT_LABEL}"),
+        RESCUE,
+    ]);
+}
+
 /// `root=MAJ:MIN`: virtio-blk takes the first dynamic block major (254) on this kernel.
 #[test]
 fn root_maj_min() {
@@ -178,6 +210,54 @@ fn rootwait_for_hot_added_disk() {
     log.assert_not_contains("not found after")
         .assert_in_order(&["rdinit: root /dev/vda is vda (ext4)", "rdinit: exec /sbin/init"]);
     assert_switched(&log, "/dev/vda", "ext4", "ro");
+}
+
+/// An image without /dev/console: the kernel starts /init with fds 0, 1 and 2 closed. rdinit
+/// points them at the console before it writes anything, so its own lines (a warning under
+/// `quiet` is written by rdinit, not echoed by the kernel) reach the console, the real init
+/// gets the console as its fds, and no message lands in a file the init opened meanwhile
+/// (the disk, opened after the fds were taken, is unchanged).
+#[test]
+fn image_without_dev_console_gets_the_console_on_fds_0_1_2() {
+    let disk = private_copy(&fixtures::root_ext4(), "no_console");
+    let before = std::fs::read(&disk).unwrap();
+    let log = Qemu::new("no_console", fixtures::initrd_without_console())
+        .disk(&disk)
+        .persist_writes(true)
+        .append("root=/dev/vda quiet panic=abc")
+        .run();
+    log.assert_contains("rdinit: ignoring panic=abc: not a number");
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+    log.assert_probe("fds", "/dev/console /dev/console /dev/console");
+    if std::fs::read(&disk).unwrap() != before {
+        log.fail("the root disk changed during a read-only boot");
+    }
+}
+
+/// The initramfs is emptied by the switch, not only hidden: the image carries a
+/// [`BALLAST_MIB`] MiB incompressible file, and with root= the initramfs is ramfs, whose
+/// pages count as Unevictable until deleted. After the switch that memory must be free.
+#[test]
+fn root_switch_frees_the_initramfs_memory() {
+    let log = boot("initramfs_freed", fixtures::initrd_with_ballast(), fixtures::root_ext4(), "root=/dev/vda");
+    assert_switched(&log, "/dev/vda", "ext4", "ro");
+    let kib = |key| log.probe(key).and_then(|v| v.parse::<u64>().ok()).unwrap_or_else(|| log.fail(&format!("no number in PROBE {key}=")));
+    let unevictable = kib("unevictable-kb");
+    // A few hundred KiB are other ramfs pages and mlocked memory; the ballast alone is 32 MiB.
+    if unevictable > (BALLAST_MIB << 10) / 4 {
+        log.fail(&format!("{unevictable} KiB still Unevictable after the switch: the initramfs was not emptied"));
+    }
+    // And it came back as free memory: at least the ballast is free in a 512 MiB guest.
+    if kib("memfree-kb") < BALLAST_MIB << 10 {
+        log.fail("less free memory than the initramfs' ballast");
+    }
+}
+
+/// A writable copy of `image` for one test.
+fn private_copy(image: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let out = xtask::images_dir().join(format!("private-boot-{name}.img"));
+    std::fs::copy(image, &out).unwrap_or_else(|e| panic!("copying {}: {e}", image.display()));
+    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -253,6 +333,21 @@ fn wrong_root_without_shell_reboots_after_panic_seconds_or_halts() {
     assert_eq!(log.outcome, Outcome::TimedOut(limit), "{log}");
 }
 
+/// root= naming a swap partition: said so, not "driver missing".
+#[test]
+fn root_on_a_swap_partition_says_so() {
+    let swap = xtask::images_dir().join("swap-16m.img");
+    let tmp = swap.with_extension("tmp");
+    std::fs::File::create(&tmp).and_then(|f| f.set_len(16 << 20)).unwrap();
+    let out = std::process::Command::new(xtask::tool("mkswap").unwrap()).args(["-q", "-L", "rdswap"]).arg(&tmp).output().unwrap();
+    assert!(out.status.success(), "mkswap: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::rename(&tmp, &swap).unwrap();
+    let log = boot_rescue("root_swap", swap, "root=LABEL=rdswap");
+    log.assert_no_panic()
+        .assert_in_order(&["rdinit: cannot mount root /dev/vda: ENODEV (19) (it is a swap partition)", RESCUE, "RESCUE-42"])
+        .assert_not_contains("driver missing");
+}
+
 #[test]
 fn root_without_any_init_gives_rescue_shell() {
     let params = format!("root=LABEL={NOINIT_LABEL}");
@@ -290,10 +385,13 @@ fn odd_command_line_is_named_and_the_boot_goes_on_quietly() {
     assert_switched(&log, "/dev/vda", "ext4", "ro");
 }
 
+/// The forms of a device name rdinit reads, as its messages list them.
+const DEVICE_FORMS: &str = "(use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL=, MAJ:MIN or their /dev/disk/by-* link)";
+
 #[test]
 fn root_that_names_no_device_gives_rescue_shell() {
     let log = boot_rescue("root_not_a_device", fixtures::root_ext4(), "root=vda");
-    log.assert_no_panic().assert_in_order(&["rdinit: root=vda: not a device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL= or MAJ:MIN)", RESCUE, "RESCUE-42"]);
+    log.assert_no_panic().assert_in_order(&[&format!("rdinit: root=vda: no such device {DEVICE_FORMS}"), RESCUE, "RESCUE-42"]);
 }
 
 #[test]

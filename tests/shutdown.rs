@@ -229,6 +229,33 @@ fn power_cut_after_sync_loses_nothing() {
     assert_clean_ext4(&log, &disk, "the ext4 data disk");
 }
 
+/// A disk that stops writing while dirty data waits for it (a stuck device, or what a dead
+/// network filesystem looks like to the kernel): QEMU throttles its writes to one byte a
+/// second after the guest has mounted it and written 8 MiB. The sync, the read-only remount
+/// and the unmount of that mount each get STALL_MS without progress, then the mount is
+/// detached and the machine still powers off, the data disk clean.
+#[test]
+fn stuck_disk_is_given_up_and_the_machine_powers_off() {
+    let disk = private_copy(&ext4_data(), "stuck");
+    let stuck = private_copy(&ext4_image(&RootTree::new("shutdown-stuck-empty").build(), 32, "STUCK", "5d0c0005-0000-4000-8000-000000000005"), "stuck-disk");
+    let log = boot("shutdown_stuck", Drive::Virtio(disk.clone()), "changes=/slax/changes -- stuck")
+        .drive(Drive::Virtio(stuck))
+        .monitor_after("GUEST dirty data on the disk to stop", Duration::ZERO, "block_set_io_throttle virtio1 0 0 1 0 0 0")
+        .timeout(Duration::from_secs(240))
+        .run();
+    log.assert_in_order(&[
+        "GUEST dirty data on the disk to stop",
+        "rdinit: shutdown: sync stalled for 10 s; going on",
+        "rdinit: shutdown: poweroff",
+        "rdinit: shutdown: umount /oldroot/mnt/stuck: ETIMEDOUT (110); detaching it",
+        "rdinit: shutdown: unmounted /memory/data (/dev/vda)",
+        "reboot: Power down",
+    ]);
+    log.assert_no_panic().assert_exited();
+    report_time(&log);
+    assert_clean_ext4(&log, &disk, "the ext4 data disk");
+}
+
 // ---------------------------------------------------------------------------------------
 // A real systemd
 

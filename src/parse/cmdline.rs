@@ -353,26 +353,70 @@ pub enum DeviceSpec<'a> {
     MajMin(u32, u32),
 }
 
+/// The tags a device spec may start with, and udev's `/dev/disk/by-KIND/` links that
+/// stand for them, in the same order.
+const TAGS: [&[u8]; 4] = [b"UUID=", b"LABEL=", b"PARTLABEL=", b"PARTUUID="];
+const DISK_LINKS: [&[u8]; 4] = [b"uuid/", b"label/", b"partlabel/", b"partuuid/"];
+
 /// The value after `prefix`, if there is one.
 fn value_after<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     strip_prefix(s, prefix).filter(|v| !v.is_empty())
 }
 
+/// Whether a label (or partition label) read from a device is the one a spec names. A
+/// `\xHH` in the spec is read as udev writes unsafe bytes in /dev/disk/by-label names
+/// (`\x2f` for `/`, `\x20` for a space), so a name copied from there matches; a backslash
+/// not followed by `x` and two hex digits is itself.
+pub fn label_matches(spec: &[u8], label: &[u8]) -> bool {
+    let mut rest = spec;
+    let mut want = label.iter();
+    while let Some((&c, tail)) = rest.split_first() {
+        rest = tail;
+        let mut byte = c;
+        if let (b'\\', [b'x', hi, lo, after @ ..]) = (c, tail) {
+            if let (Some(hi), Some(lo)) = (hex_digit(*hi), hex_digit(*lo)) {
+                byte = (hi << 4 | lo) as u8;
+                rest = after;
+            }
+        }
+        if want.next() != Some(&byte) {
+            return false;
+        }
+    }
+    want.next().is_none()
+}
+
+fn hex_digit(c: u8) -> Option<u32> {
+    (c as char).to_digit(16)
+}
+
 /// Reads a device spec the way the kernel's root= lookup does; `None` if it names none.
+/// `/dev/disk/by-uuid/X`, `by-label`, `by-partuuid` and `by-partlabel` (copied from an
+/// fstab) are udev's links, which nothing builds in an initramfs: they are read as the tags
+/// they stand for, and the other `/dev/disk/` links (by-id, by-path) name no device.
+// Out of line: called from the root= boot and twice from the live boot, and inlined it
+// costs the root-only build about 200 bytes.
+#[inline(never)]
 pub fn device_spec(s: &[u8]) -> Option<DeviceSpec<'_>> {
-    if s.starts_with(b"/") {
+    let link = strip_prefix(s, b"/dev/disk/by-");
+    if link.is_none() && s.starts_with(b"/") {
         return (s.len() > 1).then_some(DeviceSpec::Path(s));
     }
-    if let Some(v) = value_after(s, b"UUID=") {
+    // `by-uuid/X` reads as `UUID=X`: one parser for both forms.
+    let (s, [uuid, label, partlabel, partuuid]) = match link {
+        Some(link) => (link, DISK_LINKS),
+        None => (s, TAGS),
+    };
+    if let Some(v) = value_after(s, uuid) {
         return Some(DeviceSpec::Uuid(v));
     }
-    if let Some(v) = value_after(s, b"LABEL=") {
+    if let Some(v) = value_after(s, label) {
         return Some(DeviceSpec::Label(v));
     }
-    if let Some(v) = value_after(s, b"PARTLABEL=") {
+    if let Some(v) = value_after(s, partlabel) {
         return Some(DeviceSpec::PartLabel(v));
     }
-    if let Some(v) = value_after(s, b"PARTUUID=") {
+    if let Some(v) = value_after(s, partuuid) {
         return match v.iter().position(|&c| c == b'/') {
             None => Some(DeviceSpec::PartUuid(v, 0)),
             Some(slash) => {
@@ -382,6 +426,8 @@ pub fn device_spec(s: &[u8]) -> Option<DeviceSpec<'_>> {
             }
         };
     }
+    // Other links (by-id/…, by-path/…) go on, and are no number either: the `/` after
+    // their kind is neither a digit nor a colon.
     if let Some(colon) = s.iter().position(|&c| c == b':') {
         let major = parse_u32(s.get(..colon)?)?;
         let minor = parse_u32(s.get(colon + 1..)?)?;
@@ -391,7 +437,7 @@ pub fn device_spec(s: &[u8]) -> Option<DeviceSpec<'_>> {
     if s.is_empty() || s.len() > 8 {
         return None;
     }
-    let dev = s.iter().try_fold(0u32, |n, &c| Some(n << 4 | (c as char).to_digit(16)?))?;
+    let dev = s.iter().try_fold(0u32, |n, &c| Some(n << 4 | hex_digit(c)?))?;
     Some(DeviceSpec::MajMin((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00)))
 }
 
@@ -406,15 +452,22 @@ pub struct Located<'a> {
 }
 
 /// Splits `/dev/sdb1/slax`, `LABEL=X/slax`, `UUID=X` or `/slax/my.iso` into device and path.
-/// `/dev/NAME` takes exactly one component: `/dev/sdb1/slax` is sdb1's `/slax`.
+/// `/dev/NAME` takes exactly one component: `/dev/sdb1/slax` is sdb1's `/slax`;
+/// `/dev/disk/by-KIND/NAME` takes three.
 pub fn located_path(s: &[u8]) -> Option<Located<'_>> {
     if let Some(after) = strip_prefix(s, b"/dev/") {
-        let name_len = after.iter().position(|&c| c == b'/').unwrap_or(after.len());
-        if name_len == 0 {
-            return None;
+        let components = if after.starts_with(b"disk/by-") { 3 } else { 1 };
+        let mut len = 4;
+        for _ in 0..components {
+            let rest = s.get(len + 1..)?;
+            let name_len = rest.iter().position(|&c| c == b'/').unwrap_or(rest.len());
+            if name_len == 0 {
+                return None;
+            }
+            len += 1 + name_len;
         }
-        let (dev, path) = s.split_at_checked(5 + name_len)?;
-        return Some(Located { device: Some(DeviceSpec::Path(dev)), path });
+        let (dev, path) = s.split_at_checked(len)?;
+        return Some(Located { device: Some(device_spec(dev)?), path });
     }
     if s.starts_with(b"/") {
         return Some(Located { device: None, path: s });
@@ -629,6 +682,45 @@ mod tests {
         assert_eq!(device_spec(b"sda1"), None);
         assert_eq!(device_spec(b""), None);
         assert_eq!(device_spec(b"uuid=x"), None);
+    }
+
+    /// The udev links users copy from fstab: no udev builds them in an initramfs, so they
+    /// are read as the tags they stand for; other /dev/disk/ links name no device.
+    #[test]
+    fn dev_disk_links_are_read_as_tags() {
+        use DeviceSpec::*;
+        assert_eq!(device_spec(b"/dev/disk/by-uuid/3e6c1d52-7a0b"), Some(Uuid(b"3e6c1d52-7a0b")));
+        assert_eq!(device_spec(b"/dev/disk/by-label/my\\x20disk"), Some(Label(b"my\\x20disk")));
+        assert_eq!(device_spec(b"/dev/disk/by-partuuid/deadbeef-01"), Some(PartUuid(b"deadbeef-01", 0)));
+        assert_eq!(device_spec(b"/dev/disk/by-partlabel/root"), Some(PartLabel(b"root")));
+        assert_eq!(device_spec(b"/dev/disk/by-label/"), None);
+        // udev writes a `/` in a label as `\x2f`; written plainly, it still means the label.
+        assert_eq!(device_spec(b"/dev/disk/by-label/a/b"), Some(Label(b"a/b")));
+        assert_eq!(device_spec(b"/dev/disk/by-id/virtio-abc"), None);
+        assert_eq!(device_spec(b"/dev/disk/by-path/pci-0000:00:04.0"), None);
+        assert_eq!(device_spec(b"/dev/disk/by-uuidx/1"), None);
+        // Kernel names stay paths, with or without a directory (devtmpfs makes cciss/c0d0).
+        assert_eq!(device_spec(b"/dev/cciss/c0d0"), Some(Path(b"/dev/cciss/c0d0")));
+        let l = |s: &'static [u8]| located_path(s);
+        assert_eq!(l(b"/dev/disk/by-label/USB/slax"), Some(Located { device: Some(Label(b"USB")), path: b"/slax" }));
+        assert_eq!(l(b"/dev/disk/by-uuid/1A2B-3C4D"), Some(Located { device: Some(Uuid(b"1A2B-3C4D")), path: b"" }));
+        assert_eq!(l(b"/dev/disk/by-id/x/slax"), None);
+    }
+
+    /// udev writes a label's `/`, spaces and other unsafe bytes as `\xHH` in by-label names.
+    #[test]
+    fn labels_match_through_udev_escapes() {
+        assert!(label_matches(b"my\\x20disk", b"my disk"));
+        assert!(label_matches(b"a\\x2fb", b"a/b"));
+        assert!(label_matches(b"a\\x2Fb", b"a/b"));
+        assert!(label_matches(b"plain", b"plain"));
+        assert!(!label_matches(b"plain", b"plainer"));
+        assert!(!label_matches(b"plainer", b"plain"));
+        assert!(!label_matches(b"a\\x20", b"a"));
+        // Not an escape: kept as written.
+        assert!(label_matches(b"a\\xg0", b"a\\xg0"));
+        assert!(label_matches(b"a\\x2", b"a\\x2"));
+        assert!(!label_matches(b"", b"x"));
     }
 
     #[test]

@@ -135,19 +135,29 @@ pub fn entry_at(text: &[u8], line: u32) -> Option<MountEntry<'_>> {
     parse_line(split_on(rest, b'\n').next()?)
 }
 
+/// The mount of a mountinfo line, unless it is kept at shutdown.
+fn eligible(line: &[u8]) -> Option<MountEntry<'_>> {
+    parse_line(line).filter(|e| !kept_at_shutdown(e.mount_point))
+}
+
 /// The take-down order of a mountinfo text: every mount not [`kept_at_shutdown`], deepest
 /// first and, at equal depth, newest (later in the file) first. A child's mount point lies
 /// inside its parent's, so children come before parents, and of two mounts stacked on one
-/// path the top one comes first. Writes into `out` and returns how many; mounts past its
-/// capacity wait for a later pass (after the first ones are gone).
-pub fn takedown_plan(text: &[u8], out: &mut [Node]) -> usize {
+/// path the top one comes first. Writes into `out` and returns how many, and whether some
+/// did not fit: those are the oldest (a mount is newer than the one it sits on), and wait
+/// for a later pass, after the newer ones are gone.
+pub fn takedown_plan(text: &[u8], out: &mut [Node]) -> (usize, bool) {
+    let total = split_on(text, b'\n').filter(|l| eligible(l).is_some()).count();
+    let mut skip = total.saturating_sub(out.len());
+    let more = skip > 0;
     let mut n = 0;
     let mut start = 0usize;
     for line in split_on(text, b'\n') {
         let at = start;
         start += line.len() + 1;
-        let Some(e) = parse_line(line) else { continue };
-        if kept_at_shutdown(e.mount_point) {
+        let Some(e) = eligible(line) else { continue };
+        if skip > 0 {
+            skip -= 1;
             continue;
         }
         let Some(slot) = out.get_mut(n) else { break };
@@ -172,7 +182,7 @@ pub fn takedown_plan(text: &[u8], out: &mut [Node]) -> usize {
         }
         gap /= 2;
     }
-    n
+    (n, more)
 }
 
 /// Whether `plan[i]` holds up its parent: the parent is in the plan too and nothing of the
@@ -274,7 +284,7 @@ mod tests {
 
     fn plan_paths(text: &[u8]) -> (Vec<Node>, Vec<String>) {
         let mut out = [Node::default(); 64];
-        let n = takedown_plan(text, &mut out);
+        let (n, _) = takedown_plan(text, &mut out);
         let paths = out[..n]
             .iter()
             .map(|m| String::from_utf8_lossy(entry_at(text, m.line).unwrap().mount_point).into_owned())
@@ -329,12 +339,14 @@ mod tests {
             paths,
             ["/memory/bundles/01-busybox.sb", "/memory/changes", "/memory/data", "/oldroot/run", "/oldroot"]
         );
-        // A plan longer than its buffer keeps the first mounts of the file, still ordered.
+        // A plan longer than its buffer keeps the newest mounts of the file (the ones to go
+        // first), still ordered, and says that some wait.
         let mut small = [Node::default(); 2];
-        assert_eq!(takedown_plan(&text, &mut small), 2);
-        assert_eq!(String::from_utf8_lossy(entry_at(&text, small[0].line).unwrap().mount_point), "/memory/data");
-        assert_eq!(takedown_plan(b"", &mut small), 0);
-        assert_eq!(takedown_plan(&text, &mut []), 0);
+        assert_eq!(takedown_plan(&text, &mut small), (2, true));
+        let planned: Vec<_> = small.iter().map(|n| String::from_utf8_lossy(entry_at(&text, n.line).unwrap().mount_point).into_owned()).collect();
+        assert_eq!(planned, ["/memory/changes", "/oldroot"]);
+        assert_eq!(takedown_plan(b"", &mut small), (0, false));
+        assert_eq!(takedown_plan(&text, &mut []), (0, true));
         assert!(entry_at(&text, 1 << 30).is_none());
     }
 

@@ -16,8 +16,24 @@ pub fn is_live_user_process(stat: &[u8]) -> bool {
     state != b'Z' && state != b'X' && flags & PF_KTHREAD == 0
 }
 
+/// The kilobytes of a `/proc/meminfo` field (`Dirty`, `Writeback`), 0 if it is missing.
+pub fn meminfo_kb(text: &[u8], key: &[u8]) -> u64 {
+    let line = text.split(|&c| c == b'\n').find(|l| l.strip_prefix(key).is_some_and(|r| r.first() == Some(&b':')));
+    let digits = line.and_then(|l| l.split(|&c| c == b' ').filter(|f| !f.is_empty()).nth(1));
+    digits.and_then(super::cmdline::parse_u32).map_or(0, u64::from)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn meminfo_fields() {
+        let text = b"MemTotal:         502356 kB\nDirty:              4096 kB\nWriteback:           12 kB\nWritebackTmp:        7 kB\n";
+        assert_eq!(super::meminfo_kb(text, b"Dirty"), 4096);
+        assert_eq!(super::meminfo_kb(text, b"Writeback"), 12);
+        assert_eq!(super::meminfo_kb(text, b"Swap"), 0);
+        assert_eq!(super::meminfo_kb(b"Dirty: x kB", b"Dirty"), 0);
+    }
+
     use super::*;
 
     #[test]

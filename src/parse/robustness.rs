@@ -97,7 +97,7 @@ fn mountinfo_tables() {
     let mut plan = [mountinfo::Node::default(); 64];
     let mut out = [0u8; 64];
     inputs(&seeds, 5_000, |text| {
-        let n = mountinfo::takedown_plan(text, &mut plan);
+        let (n, _) = mountinfo::takedown_plan(text, &mut plan);
         for (i, node) in plan[..n].iter().enumerate() {
             let _ = mountinfo::blocks_parent(&plan[..n], i);
             if let Some(e) = mountinfo::entry_at(text, node.line) {

@@ -2,11 +2,13 @@
 //! filesystem `fs-ext4`, a crypto algorithm `crypto-crc32c`, an nls table) while the
 //! initramfs is the root; this loads NAME from the image's modules, dependencies first.
 use crate::out;
-use crate::stage::modules::Modules;
+use crate::kmod::Modules;
 use crate::sys::process;
 use crate::sys::start::StartArgs;
 
 pub fn run(args: StartArgs) -> ! {
+    // The kernel starts its helpers with fds 0-2 closed.
+    out::open_console();
     out::open_kmsg();
     let mut modules = Modules::new();
     let mut missing = false;

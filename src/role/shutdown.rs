@@ -26,13 +26,13 @@
 use crate::out;
 use crate::parse::mountinfo::{self, MountEntry, Node};
 use crate::parse::procstat;
-use crate::stage::switch;
 use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
 use crate::sys::mount::{self, MNT_DETACH, MS_MOVE, MS_RDONLY, MS_REMOUNT};
 use crate::sys::process::{self, RebootCmd};
 use crate::sys::start::StartArgs;
 use crate::sys::{loopdev, Errno, PathBuf};
 use core::ffi::CStr;
+use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
 /// The verbs systemd passes, and what reboot(2) is asked for each.
 static VERBS: [(&[u8], RebootCmd); 5] = [
@@ -52,6 +52,12 @@ static STOP_SIGNALS: [(u32, &[u8], u32); 2] = [(process::SIGTERM, b"15", 1000), 
 /// Unmount passes before the last one: a pass that changes nothing (after moving mounts
 /// aside) ends them sooner, so this only bounds pathological cases.
 const MAX_PASSES: u32 = 16;
+/// How long an unmount, a read-only remount or a sync may go on with the kernel writing
+/// nothing back (Dirty + Writeback in /proc/meminfo not shrinking) before it is given up:
+/// a dead network filesystem or a stuck device must not keep the machine from powering off.
+/// systemd does the same (umount_with_timeout, remount_with_timeout and sync_with_progress
+/// in src/shutdown/): the call runs in a child process, which the parent stops waiting for.
+const STALL_MS: u64 = 10_000;
 /// /proc/self/mountinfo of a live system with 500 bundles is about 100 KiB.
 const MOUNTINFO_MAX: usize = 128 << 10;
 /// Mounts planned per pass; any beyond wait for the next pass.
@@ -65,7 +71,8 @@ static API: [(&CStr, &CStr, &CStr); 3] = [
     (c"/oldroot/dev", c"/dev", c"devtmpfs"),
 ];
 
-type Path = PathBuf<512>;
+/// A mount point: the longest path the kernel's path calls take (PATH_MAX with its NUL).
+type Path = PathBuf<4096>;
 
 pub fn run(args: StartArgs) -> ! {
     let start = process::boottime_ms();
@@ -78,11 +85,12 @@ pub fn run(args: StartArgs) -> ! {
         .filter_map(|i| args.arg(i))
         .find_map(|a| VERBS.iter().find(|v| v.0 == a.to_bytes()))
         .unwrap_or(&VERBS[0]);
+    PANIC_VERB.store(VERBS.iter().position(|v| core::ptr::eq(v, verb)).unwrap_or(0) as u8, Relaxed);
     // Under systemd, /oldroot is the old root, mounted; anywhere else it is missing or a
     // plain directory, and we are still in the real root.
-    let pivot = !switch::is_mount_point(c"/oldroot").unwrap_or(false);
+    let pivot = !mount::is_mount_point(c"/oldroot").unwrap_or(false);
     // Whatever happens next, what is written so far reaches the disks first.
-    fs::sync();
+    sync();
     if pivot {
         stop_processes();
         return_to_initramfs();
@@ -93,7 +101,7 @@ pub fn run(args: StartArgs) -> ! {
     let done = take_down(&mut System, &mut buf);
     // Loop devices whose filesystem went with the last passes.
     System.detach_loops();
-    fs::sync();
+    sync();
     let ms = process::boottime_ms() - start;
     let (mut a, mut b) = ([0u8; 20], [0u8; 20]);
     let unmounted = out::format_u64(done.unmounted.into(), &mut a);
@@ -103,6 +111,19 @@ pub fn run(args: StartArgs) -> ! {
         info!("shutdown: unmounted %s, %s detached in %n ms", unmounted, out::format_u64(done.left.into(), &mut b); ms);
     }
     finish(verb)
+}
+
+/// The index in VERBS of what this shutdown was asked for, once it runs: a panic (a bug)
+/// must not keep the machine from going down as asked.
+static PANIC_VERB: AtomicU8 = AtomicU8::new(u8::MAX);
+
+/// Called by the panic handler: when the shutdown role is running, it syncs and reboots as
+/// asked (nothing is unmounted: the state of the take-down is unknown), else returns.
+pub fn after_panic() {
+    if let Some(verb) = VERBS.get(usize::from(PANIC_VERB.load(Relaxed))) {
+        sync();
+        finish(verb);
+    }
 }
 
 /// reboot(2) for the verb; never returns.
@@ -185,7 +206,7 @@ fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut dyn
 /// runs from wherever we are, which still syncs and remounts read-only what it can.
 fn return_to_initramfs() {
     // pivot_root and MS_MOVE refuse shared mounts.
-    switch::make_private();
+    mount::make_private();
     let _ = fs::mkdir(c"/run/initramfs/oldroot", 0o755);
     let initramfs = c"/run/initramfs";
     let pivoted = fs::chdir(initramfs)
@@ -204,14 +225,15 @@ fn return_to_initramfs() {
             }
         }
     }
-    switch::reopen_console();
+    crate::out::open_console();
 }
 
 /// What the take-down does to the system: a trait so that the host tests can run the same
 /// passes against a model of busy mounts.
 pub trait Ops {
-    /// The current /proc/self/mountinfo, read into `buf`.
-    fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> &'b [u8];
+    /// The current /proc/self/mountinfo, read into `buf`: its newest lines if it is larger,
+    /// and then `true`.
+    fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> (&'b [u8], bool);
     /// `umount2(path, flags)`.
     fn umount(&mut self, path: &CStr, flags: u32) -> Result<(), Errno>;
     /// `mount(path, MS_REMOUNT | MS_RDONLY)`: the superblock, not just this mount.
@@ -241,8 +263,8 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
     let mut last = false;
     let mut pass = 1;
     loop {
-        let text = ops.mountinfo(buf);
-        let n = mountinfo::takedown_plan(text, &mut plan);
+        let (text, partial) = ops.mountinfo(buf);
+        let (n, more) = mountinfo::takedown_plan(text, &mut plan);
         let plan = &plan[..n];
         let mut changed = false;
         // Unmounts; when none succeeds, a second round over the same plan moves aside the
@@ -266,18 +288,26 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
                 // a layer of the union lives on inside the union until that goes, and a busy
                 // mount may end up detached. Failing (files open for writing) matters only at
                 // the end.
+                let mut hung = false;
                 if writable_device(&e) {
-                    if let (Err(err), true) = (ops.remount_ro(path.as_cstr()), last) {
-                        crate::report(b"shutdown: remount read-only", path.as_bytes(), err);
+                    match ops.remount_ro(path.as_cstr()) {
+                        Err(Errno::TIMEDOUT) => hung = true,
+                        Err(err) if last => {
+                            crate::report(b"shutdown: remount read-only", path.as_bytes(), err);
+                        }
+                        _ => {}
                     }
                 }
-                match ops.umount(path.as_cstr(), 0) {
+                let unmounted = if hung { Err(Errno::TIMEDOUT) } else { ops.umount(path.as_cstr(), 0) };
+                match unmounted {
                     Ok(()) => {
                         changed = true;
                         done.unmounted += 1;
                         announce(&e, &path);
                     }
-                    Err(err) if last => {
+                    // Hung (see STALL_MS): detached now, as it would only hang again.
+                    Err(err) if last || err == Errno::TIMEDOUT => {
+                        changed = true;
                         done.left += 1;
                         warning!("shutdown: umount %s: %e; detaching it", path.as_bytes(); err);
                         if let Err(err) = ops.umount(path.as_cstr(), MNT_DETACH) {
@@ -297,16 +327,50 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
         if last || n == 0 {
             return done;
         }
-        last = !changed || pass == MAX_PASSES;
-        pass += 1;
+        // Passes over part of the table (what did not fit the buffer or the plan) are not
+        // counted: each takes some mounts away, and the rest comes into view.
+        if !(partial || more) {
+            pass += 1;
+        }
+        last = !changed || pass > MAX_PASSES;
+    }
+}
+
+/// Reads a mount table through `read` (one read(2) each call, 0 at the end) into `buf`.
+/// A table larger than `buf` keeps its newest lines, whole: when `buf` fills up, its older
+/// half goes. The newest mounts are the ones to take down first (a mount is newer than the
+/// mount it sits on), and the older ones come into view as they go. Also says whether
+/// lines were dropped.
+fn read_table<'b>(buf: &'b mut [u8], read: &mut dyn FnMut(&mut [u8]) -> Result<usize, Errno>) -> Result<(&'b [u8], bool), Errno> {
+    let (mut len, mut partial) = (0, false);
+    loop {
+        if len == buf.len() {
+            // The first line that starts in the second half: lines are a few hundred bytes,
+            // so one that fills half the buffer is garbage, dropped whole too.
+            let keep = buf[len / 2..len].iter().position(|&c| c == b'\n').map_or(len, |i| len / 2 + i + 1);
+            buf.copy_within(keep..len, 0);
+            len -= keep;
+            partial = true;
+        }
+        let n = read(&mut buf[len..])?;
+        if n == 0 {
+            // A line cut by a drop cannot start the text: drops end at a newline.
+            return Ok((&buf[..len], partial));
+        }
+        len += n;
     }
 }
 
 /// The mount of a plan node and its unescaped mount point.
 fn resolve<'t>(text: &'t [u8], node: &Node) -> Option<(MountEntry<'t>, Path)> {
     let e = mountinfo::entry_at(text, node.line)?;
-    let mut raw = [0u8; 512];
-    let path = Path::from_parts(&[mountinfo::unescape(e.mount_point, &mut raw)?]).ok()?;
+    let mut raw = [0u8; 4096];
+    let Some(path) = mountinfo::unescape(e.mount_point, &mut raw).and_then(|p| Path::from_parts(&[p]).ok()) else {
+        // Deeper than any path call reaches: it goes with the mount it sits on, which is
+        // detached at the end if this keeps it busy.
+        warning!("shutdown: mount point too long to unmount: %s", e.mount_point);
+        return None;
+    };
     Some((e, path))
 }
 
@@ -325,24 +389,80 @@ fn announce(e: &MountEntry, path: &Path) {
     }
 }
 
+/// sync(2), given up after STALL_MS without writeback progress (reported).
+fn sync() {
+    if bounded(&|| {
+        fs::sync();
+        Ok(())
+    }) == Err(Errno::TIMEDOUT)
+    {
+        warning!("shutdown: sync stalled for %n s; going on"; STALL_MS / 1000);
+    }
+}
+
+/// Runs `op` in a child process and waits while the child runs and the kernel writes data
+/// back; after STALL_MS without progress, stops waiting and returns ETIMEDOUT. The child is
+/// sent SIGKILL, which it only gets once the kernel lets go of it: a process stuck in
+/// umount(2) on a dead filesystem cannot be stopped, only left behind.
+fn bounded(op: &dyn Fn() -> Result<(), Errno>) -> Result<(), Errno> {
+    let pid = match process::fork() {
+        Ok(0) => process::exit(op().map_or_else(|e| i32::from(e.0), |()| 0)),
+        Ok(pid) => pid as i32,
+        // No child to spare: the call itself, unbounded, rather than none.
+        Err(_) => return op(),
+    };
+    let mut pending = pending_writeback_kb();
+    let mut waited = 0;
+    loop {
+        match process::try_wait(pid)? {
+            Some(0) => return Ok(()),
+            Some(code) => return Err(Errno(code.clamp(1, 4095) as u16)),
+            None => {}
+        }
+        process::sleep_ms(20);
+        waited += 20;
+        if waited >= STALL_MS {
+            let now = pending_writeback_kb();
+            if now >= pending {
+                // ESRCH: it ended meanwhile; its zombie goes with the machine.
+                let _ = process::kill(pid, process::SIGKILL);
+                return Err(Errno::TIMEDOUT);
+            }
+            (pending, waited) = (now, 0);
+        }
+    }
+}
+
+/// Data on its way to the disks: Dirty + Writeback of /proc/meminfo, in KiB.
+fn pending_writeback_kb() -> u64 {
+    let mut buf = [0u8; 2048];
+    let text = fs::read_file(Fd::CWD, c"/proc/meminfo", &mut buf).unwrap_or(&[]);
+    procstat::meminfo_kb(text, b"Dirty") + procstat::meminfo_kb(text, b"Writeback")
+}
+
 /// The real system.
 struct System;
 
 impl Ops for System {
-    fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> &'b [u8] {
+    fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> (&'b [u8], bool) {
         let path = c"/proc/self/mountinfo";
-        fs::read_file(Fd::CWD, path, buf).unwrap_or_else(|e| {
+        let table = fs::open(path, O_RDONLY).and_then(|fd| read_table(buf, &mut |chunk| fs::read(fd.fd(), chunk)));
+        table.unwrap_or_else(|e| {
             crate::report(b"shutdown: read", path.to_bytes(), e);
-            &[]
+            (&[], false)
         })
     }
 
     fn umount(&mut self, path: &CStr, flags: u32) -> Result<(), Errno> {
-        mount::umount(path, flags)
+        // MNT_DETACH returns at once; an unmount may write a whole filesystem back.
+        match flags & MNT_DETACH {
+            0 => bounded(&|| mount::umount(path, flags)),
+            _ => mount::umount(path, flags),
+        }
     }
 
     fn remount_ro(&mut self, path: &CStr) -> Result<(), Errno> {
-        mount::mount(c"none", path, None, MS_REMOUNT | MS_RDONLY, None)
+        bounded(&|| mount::mount(c"none", path, None, MS_REMOUNT | MS_RDONLY, None))
     }
 
     fn move_aside(&mut self, path: &CStr, id: u32) -> Result<(), Errno> {
@@ -393,6 +513,9 @@ mod tests {
         pinned: Vec<String>,
         held: Vec<u32>,
         held_rw: bool,
+        /// Paths whose unmount and remount hang (a dead NFS server, a stuck disk): the
+        /// bounded call gives up with ETIMEDOUT.
+        hung: Vec<String>,
         log: Vec<String>,
     }
 
@@ -408,7 +531,7 @@ mod tests {
                     ro: mountinfo::has_option(e.super_options, b"ro"),
                 })
                 .collect();
-            Model { mounts, pinned: vec![], held: vec![], held_rw: false, log: vec![] }
+            Model { mounts, pinned: vec![], held: vec![], held_rw: false, hung: vec![], log: vec![] }
         }
 
         fn top(&self, path: &str) -> Option<usize> {
@@ -443,7 +566,7 @@ mod tests {
     }
 
     fn unescaped(raw: &[u8]) -> String {
-        let mut buf = [0u8; 512];
+        let mut buf = [0u8; 4096];
         String::from_utf8_lossy(mountinfo::unescape(raw, &mut buf).unwrap()).into()
     }
 
@@ -452,19 +575,42 @@ mod tests {
     }
 
     impl Ops for Model {
-        fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> &'b [u8] {
+        /// The table as the kernel writes it, read the way `System` reads it: the kernel's
+        /// seq_file hands out whole lines, at most a page per read(2).
+        fn mountinfo<'b>(&mut self, buf: &'b mut [u8]) -> (&'b [u8], bool) {
             let mut text = String::new();
             for m in &self.mounts {
                 let path = m.path.replace(' ', "\\040");
                 let ro = if m.ro { "ro" } else { "rw" };
                 text += &format!("{} {} 0:{} / {path} {ro} - {} {} {ro}\n", m.id, m.parent, m.id, m.fstype, m.source);
             }
-            buf[..text.len()].copy_from_slice(text.as_bytes());
-            &buf[..text.len()]
+            let mut at = 0;
+            let mut read = |chunk: &mut [u8]| {
+                let mut n = 0;
+                for line in text[at..].split_inclusive('\n') {
+                    if n + line.len() > chunk.len().min(4096) {
+                        // A line longer than the whole chunk comes out in pieces.
+                        if n == 0 {
+                            n = chunk.len().min(line.len());
+                            chunk[..n].copy_from_slice(&line.as_bytes()[..n]);
+                        }
+                        break;
+                    }
+                    chunk[n..n + line.len()].copy_from_slice(line.as_bytes());
+                    n += line.len();
+                }
+                at += n;
+                Ok(n)
+            };
+            read_table(buf, &mut read).unwrap_or_else(|e| panic!("read: {}", e.0))
         }
 
         fn umount(&mut self, path: &CStr, flags: u32) -> Result<(), Errno> {
             let i = self.top(&s(path)).ok_or(Errno::INVAL)?;
+            if flags & MNT_DETACH == 0 && self.hung.contains(&s(path)) {
+                self.log.push(format!("hang {}", s(path)));
+                return Err(Errno::TIMEDOUT);
+            }
             let ids = if flags & MNT_DETACH != 0 {
                 self.log.push(format!("detach {}", s(path)));
                 self.subtree(self.mounts[i].id)
@@ -481,6 +627,10 @@ mod tests {
 
         fn remount_ro(&mut self, path: &CStr) -> Result<(), Errno> {
             let i = self.top(&s(path)).ok_or(Errno::INVAL)?;
+            if self.hung.contains(&s(path)) {
+                self.log.push(format!("hang {}", s(path)));
+                return Err(Errno::TIMEDOUT);
+            }
             let source = self.mounts[i].source.clone();
             let held = self.mounts.iter().any(|m| m.source == source && self.held.contains(&m.id));
             if self.held_rw && held && self.mounts.iter().any(|o| o.fstype == "overlay") {
@@ -613,6 +763,67 @@ mod tests {
         assert!(m.position("umount /memory/bundles/b 499.sb") < m.position("umount /oldroot"));
         assert!(m.position("umount /oldroot") < m.position("umount /memory/data"));
         assert!(m.position("ro /memory/persist") < m.position("umount /memory/persist"));
+    }
+
+    /// A table larger than the buffer: thousands of bundles, their union, the data device
+    /// they live on, and a changes device. Every mount is unmounted, none detached, and
+    /// the union and the layers go before the data device.
+    #[test]
+    fn a_mount_table_larger_than_the_buffer_is_taken_down_whole() {
+        let mut text = String::from("1 0 0:1 / / rw - tmpfs none rw\n2 1 0:2 / /proc rw - proc proc rw\n");
+        text += "3 1 254:0 / /memory/data rw - ext4 /dev/vda rw\n";
+        let bundles = 4000;
+        for i in 0..bundles {
+            text += &format!("{} 1 7:{i} / /memory/bundles/{i:04}-a-long-bundle-name.sb ro - squashfs /dev/loop{i} ro\n", 10 + i);
+        }
+        text += "9000 1 254:16 / /memory/changes rw - ext4 /dev/vdb rw\n";
+        text += "9001 1 0:3 / /oldroot rw - overlay overlay rw\n";
+        text += "9002 9001 0:4 / /oldroot/run rw - tmpfs tmpfs rw\n";
+        let mut m = Model::from_fixture(&text);
+        m.held = vec![3];
+        out::set_verbosity(out::Level::Err);
+        // 16 KiB: about 150 lines a pass (the real buffer holds about 1,300).
+        let mut buf = vec![0u8; 16 << 10];
+        assert!(text.len() > 8 * buf.len());
+        let done = take_down(&mut m, &mut buf);
+        assert_eq!(done, Outcome { unmounted: bundles + 4, left: 0 }, "{:#?}", m.log.iter().filter(|l| !l.starts_with("umount /memory/bundles")).collect::<Vec<_>>());
+        assert!(m.position("umount /oldroot/run") < m.position("umount /oldroot"));
+        assert!(m.position("umount /oldroot") < m.position("umount /memory/data"));
+        assert!(m.position("ro /memory/changes") < m.position("umount /memory/changes"));
+    }
+
+    /// Mount points longer than a short path buffer (up to PATH_MAX) are unmounted like
+    /// any other.
+    #[test]
+    fn long_mount_points_are_unmounted() {
+        let deep = format!("/oldroot/mnt/{}", ["d".repeat(200), "e".repeat(200), "f".repeat(200)].join("/"));
+        let text = format!(
+            "1 0 0:1 / / rw - tmpfs none rw\n2 1 254:0 / /oldroot rw - ext4 /dev/vda rw\n3 2 254:16 / {deep} rw - ext4 /dev/vdb rw\n"
+        );
+        let mut m = Model::from_fixture(&text);
+        assert_eq!(run(&mut m), Outcome { unmounted: 2, left: 0 }, "{:#?}", m.log);
+        assert!(m.position(&format!("ro {deep}")) < m.position(&format!("umount {deep}")));
+        assert!(m.position(&format!("umount {deep}")) < m.position("umount /oldroot"));
+    }
+
+    /// A dead NFS mount and a stuck disk: each hangs once (the bounded call gives up), is
+    /// detached at once, and the others still go in order; nothing is tried twice.
+    #[test]
+    fn hung_unmounts_are_tried_once_then_detached() {
+        let text = "1 0 0:1 / / rw - tmpfs none rw\n\
+                    2 1 254:0 / /oldroot rw - ext4 /dev/vda rw\n\
+                    3 2 0:40 / /oldroot/mnt/nfs rw - nfs4 server:/export rw\n\
+                    4 2 254:16 / /oldroot/mnt/stuck rw - ext4 /dev/vdb rw\n\
+                    5 2 254:32 / /oldroot/home rw - ext4 /dev/vdc rw\n";
+        let mut m = Model::from_fixture(text);
+        m.hung = vec!["/oldroot/mnt/nfs".into(), "/oldroot/mnt/stuck".into()];
+        assert_eq!(run(&mut m), Outcome { unmounted: 2, left: 2 }, "{:#?}", m.log);
+        for p in ["/oldroot/mnt/nfs", "/oldroot/mnt/stuck"] {
+            assert_eq!(m.log.iter().filter(|l| **l == format!("hang {p}")).count(), 1, "{p}: {:#?}", m.log);
+            assert!(m.position(&format!("hang {p}")) < m.position(&format!("detach {p}")));
+            assert!(m.position(&format!("detach {p}")) < m.position("umount /oldroot"));
+        }
+        assert!(m.position("ro /oldroot/home") < m.position("umount /oldroot/home"));
     }
 
     #[test]

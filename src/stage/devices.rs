@@ -1,14 +1,14 @@
 //! Block devices: found by a sysfs scan and by uevents, identified by their superblocks and
 //! partition tables, waited for without polling.
 use crate::out::Line;
-use crate::parse::cmdline::{DeviceSpec, Wait};
+use crate::parse::cmdline::{label_matches, DeviceSpec, Wait};
 use crate::parse::partition;
 use crate::parse::superblock::{self, Superblock};
 use crate::parse::text::Text;
 use crate::parse::uevent;
 use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
 use crate::sys::{net, process, OwnedFd, PathBuf};
-use super::modules::Modules;
+use crate::kmod::Modules;
 use heapless::Vec;
 
 /// How many block devices are remembered; more are reported once and ignored.
@@ -198,8 +198,13 @@ impl Devices {
                 let part = &dev.part;
                 match *spec {
                     DeviceSpec::Uuid(u) => sb.is_some_and(|s| superblock::uuid_eq(s.uuid.as_bytes(), u)),
-                    DeviceSpec::Label(l) => sb.is_some_and(|s| s.label.as_bytes() == l),
-                    DeviceSpec::PartLabel(l) => part.partlabel.as_bytes() == l,
+                    DeviceSpec::Label(l) | DeviceSpec::PartLabel(l) => {
+                        let name = match spec {
+                            DeviceSpec::Label(_) => sb.map_or(&[][..], |s| s.label.as_bytes()),
+                            _ => part.partlabel.as_bytes(),
+                        };
+                        label_matches(l, name)
+                    }
                     DeviceSpec::PartUuid(u, offset) => {
                         if superblock::uuid_eq(part.partuuid.as_bytes(), u) {
                             return self.sibling(i, offset);

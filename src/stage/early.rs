@@ -27,7 +27,6 @@ pub fn mount_api_filesystems() {
             }
         }
     }
-    crate::out::open_kmsg();
 }
 
 /// Reads /proc/cmdline, without its trailing newline.

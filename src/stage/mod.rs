@@ -3,7 +3,6 @@ pub mod devices;
 pub mod early;
 #[cfg(feature = "live")]
 pub mod live;
-pub mod modules;
 pub mod rescue;
 pub mod root;
 pub mod switch;
@@ -27,6 +26,9 @@ pub fn boot(args: StartArgs) -> ! {
         process::exit(1);
     }
     early::mount_api_filesystems();
+    // Before anything else is opened: the descriptors the kernel may have left closed.
+    out::open_console();
+    out::open_kmsg();
     let mut cmdline_buf = [0u8; early::CMDLINE_MAX];
     let line = early::read_cmdline(&mut cmdline_buf);
     let cfg = cmdline::boot_config(line);

@@ -7,7 +7,7 @@ use crate::sys::fs::{self, O_PATH};
 use crate::sys::mount::{self, MS_RDONLY, MS_SILENT};
 use crate::sys::start::Argv;
 use crate::sys::{process, Errno, PathBuf};
-use super::modules::Modules;
+use crate::kmod::Modules;
 use crate::Reported;
 use core::ffi::CStr;
 
@@ -28,13 +28,14 @@ pub fn run(boot: &mut Boot) -> Reported {
         return Reported;
     };
     let Some(spec) = device_spec(root) else {
-        error!("root=%s: not a device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL= or MAJ:MIN)", root);
-        return Reported;
+        return names_no_device(root);
     };
     out::stage(b"looking for the root device");
     let Some(index) = boot.devices.wait_for(&spec, boot.cfg.rootwait) else {
         let waited_s = devices::wait_limit_ms(boot.cfg.rootwait) / 1000;
         error!("root %s not found after %n s", root; waited_s);
+        // /dev/mapper/…, a typo, a label of another machine: the forms that do work.
+        names_no_device(root);
         boot.devices.report();
         return Reported;
     };
@@ -62,6 +63,13 @@ pub fn run(boot: &mut Boot) -> Reported {
         }
     };
     switch_and_exec(boot, init.as_cstr())
+}
+
+/// `root=` names nothing this init can find: it says which forms work. Without udev, /dev
+/// holds only the kernel's names, and the /dev/disk/by-* links are read as the tags.
+fn names_no_device(root: &[u8]) -> Reported {
+    error!("root=%s: no such device (use /dev/NAME, UUID=, LABEL=, PARTUUID=, PARTLABEL=, MAJ:MIN or their /dev/disk/by-* link)", root);
+    Reported
 }
 
 /// Mounts `dev` on NEW_ROOT with the first type that works.
@@ -98,12 +106,11 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
         flags |= MS_RDONLY;
     }
     // The last error alone misleads when nothing was recognised: it is the last type's.
-    let hint: &[u8] = if cfg.rootfstype.is_none() && detected.is_none() {
-        b" (no known filesystem on it)"
-    } else if last == Errno::NODEV {
-        b" (filesystem driver missing from the image?)"
-    } else {
-        b""
+    let hint: &[u8] = match detected {
+        Some(FsType::Swap) => b" (it is a swap partition)",
+        None if cfg.rootfstype.is_none() => b" (no known filesystem on it)",
+        _ if last == Errno::NODEV => b" (filesystem driver missing from the image?)",
+        _ => b"",
     };
     error!("cannot mount root %s: %e%s", dev.to_bytes(), hint; last);
     Err(Reported)
@@ -164,7 +171,7 @@ fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
         Ok(x) => x,
         Err(r) => return r,
     };
-    match switch::is_mount_point(NEW_ROOT) {
+    match mount::is_mount_point(NEW_ROOT) {
         Ok(true) => {}
         _ => {
             error!("refusing to switch: /root is not a mount point");
@@ -173,14 +180,14 @@ fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
     }
     out::stage(b"switching root");
     report_peak_memory();
-    switch::make_private();
+    mount::make_private();
     switch::move_api_mounts(NEW_ROOT.to_bytes());
     if let Err(r) = switch::enter_root(NEW_ROOT) {
         return r;
     }
     switch::delete_tree(old_root.fd(), old_dev, 0);
     drop(old_root);
-    switch::reopen_console();
+    crate::out::open_console();
     exec_init(boot, init)
 }
 

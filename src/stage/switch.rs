@@ -1,8 +1,8 @@
 //! Switching to the real root, in util-linux/systemd order: check everything, move the API
 //! mounts, pivot (or move + chroot), and only then empty the old root through a saved fd.
-use crate::sys::fs::{self, Dir, FileType, Fd, O_DIRECTORY, O_RDONLY, O_RDWR, O_NOCTTY};
-use crate::sys::mount::{self, MNT_DETACH, MS_MOVE, MS_PRIVATE, MS_REC};
-use crate::sys::{Errno, OwnedFd, PathBuf};
+use crate::sys::fs::{self, Dir, FileType, Fd, O_DIRECTORY, O_RDONLY};
+use crate::sys::mount::{self, MNT_DETACH, MS_MOVE};
+use crate::sys::{OwnedFd, PathBuf};
 use crate::{report, Reported};
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -85,21 +85,6 @@ pub fn delete_tree(dir: Fd, dev: u64, depth: u32) {
     }
 }
 
-/// Makes mounts under `/` private: MS_MOVE fails under a shared parent.
-pub fn make_private() {
-    // Failure means the root is already private (or cannot be changed): the move reports it.
-    let _ = mount::mount(c"none", c"/", None, MS_REC | MS_PRIVATE, None);
-}
-
-/// Points fds 0, 1, 2 at the new root's /dev/console (the old node went with the initramfs).
-pub fn reopen_console() {
-    if let Ok(fd) = fs::open(c"/dev/console", O_RDWR | O_NOCTTY) {
-        for target in [Fd::STDIN, Fd::STDOUT, Fd::STDERR] {
-            let _ = fs::dup2(fd.fd(), target);
-        }
-    }
-}
-
 /// Opens the current root before the switch, to empty it afterwards; refuses unless it is
 /// the initramfs, since emptying anything else would destroy a real filesystem.
 pub fn open_old_root() -> Result<(OwnedFd, u64), Reported> {
@@ -110,12 +95,4 @@ pub fn open_old_root() -> Result<(OwnedFd, u64), Reported> {
     }
     let dev = fs::fstat(fd.fd()).map_err(|e| report(b"stat", b"/", e))?.st_dev;
     Ok((fd, dev))
-}
-
-/// Is `path` a mount point distinct from its parent directory?
-pub fn is_mount_point(path: &CStr) -> Result<bool, Errno> {
-    let st = fs::stat(path)?;
-    let parent = PathBuf::<256>::from_parts(&[path.to_bytes(), b"/.."])?;
-    let up = fs::stat(parent.as_cstr())?;
-    Ok(st.st_dev != up.st_dev || st.st_ino == up.st_ino)
 }

@@ -47,3 +47,17 @@ pub fn finit_module(fd: Fd, params: &CStr, flags: u32) -> Result<(), Errno> {
 
 /// `MODULE_INIT_COMPRESSED_FILE`: the kernel decompresses the module (Linux 5.17+).
 pub const MODULE_INIT_COMPRESSED_FILE: u32 = 4;
+
+/// Makes mounts under `/` private: MS_MOVE fails under a shared parent.
+pub fn make_private() {
+    // Failure means the root is already private (or cannot be changed): the move reports it.
+    let _ = mount(c"none", c"/", None, MS_REC | MS_PRIVATE, None);
+}
+
+/// Is `path` a mount point distinct from its parent directory?
+pub fn is_mount_point(path: &CStr) -> Result<bool, Errno> {
+    let st = super::fs::stat(path)?;
+    let parent = super::PathBuf::<256>::from_parts(&[path.to_bytes(), b"/.."])?;
+    let up = super::fs::stat(parent.as_cstr())?;
+    Ok(st.st_dev != up.st_dev || st.st_ino == up.st_ino)
+}

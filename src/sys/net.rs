@@ -9,11 +9,13 @@ pub fn uevent_socket() -> Result<OwnedFd, Errno> {
         syscall3(nr::__NR_socket as usize, n::AF_NETLINK as usize, (n::SOCK_RAW | g::O_CLOEXEC | g::O_NONBLOCK) as usize, nl::NETLINK_KOBJECT_UEVENT as usize)
     };
     let sock = ret(r).map(OwnedFd::from_raw)?;
-    // A large receive buffer: a burst of coldplug events must not overflow it.
+    // A large receive buffer: a burst of coldplug events must not overflow it. FORCE goes
+    // past net.core.rmem_max, as udev's does (PID 1 has CAP_NET_ADMIN); if it fails the
+    // default buffer stays, and an overflow costs a rescan (Devices::wait_events).
     let size: i32 = 1 << 20;
     // SAFETY: the kernel reads one int.
     unsafe {
-        syscall5(nr::__NR_setsockopt as usize, sock.fd().raw(), n::SOL_SOCKET as usize, n::SO_RCVBUF as usize, &size as *const i32 as usize, 4);
+        syscall5(nr::__NR_setsockopt as usize, sock.fd().raw(), n::SOL_SOCKET as usize, n::SO_RCVBUFFORCE as usize, &size as *const i32 as usize, 4);
     }
     let addr = nl::sockaddr_nl { nl_family: n::AF_NETLINK as u16, nl_pad: 0, nl_pid: 0, nl_groups: 1 };
     // SAFETY: the kernel reads one sockaddr_nl of the given size.

@@ -45,6 +45,22 @@ pub fn wait(pid: i32) -> Result<(u32, i32), Errno> {
     ret(r).map(|p| (p as u32, status))
 }
 
+/// `wait4(pid, &status, WNOHANG)`: `Ok(None)` while the child runs, else how it ended:
+/// `Ok(Some(code))` for an exit with `code`, `Ok(Some(-1))` for death by a signal.
+pub fn try_wait(pid: i32) -> Result<Option<i32>, Errno> {
+    let mut status: i32 = 0;
+    // SAFETY: the kernel writes one int into `status`.
+    let r = unsafe {
+        syscall4(nr::__NR_wait4 as usize, pid as isize as usize, &mut status as *mut i32 as usize, g::WNOHANG as usize, 0)
+    };
+    Ok(match ret(r)? {
+        0 => None,
+        // WIFEXITED, WEXITSTATUS.
+        _ if status & 0x7f == 0 => Some((status >> 8) & 0xff),
+        _ => Some(-1),
+    })
+}
+
 /// `kill(2)`.
 pub fn kill(pid: i32, sig: u32) -> Result<(), Errno> {
     // SAFETY: no memory is passed.

@@ -139,3 +139,39 @@ pub fn initrd_compressed_module() -> PathBuf {
     });
     Pack::storage("storage-zst").module(COMPRESSED_MODULE).modules_dir(dir).build()
 }
+
+/// [`initrd`] on which the kernel cannot open /dev/console: it then starts /init with fds
+/// 0, 1 and 2 closed ("unable to open an initial console"), as with an image without the
+/// node on a kernel whose built-in initramfs lacks it too. Debian's kernel unpacks its
+/// default list (which has the node) before any image, so leaving the node out is not
+/// enough: the image replaces it with a directory, which open(O_RDWR) refuses.
+pub fn initrd_without_console() -> PathBuf {
+    let full = Pack::storage("storage-plain").compress("none").build();
+    let out = images_dir().join("initrd-storage-no-console.img");
+    build_image(out, |tmp| {
+        let kept = crate::images::newc_as_directory(&fs::read(&full)?, "dev/console")?;
+        Ok(fs::write(tmp, kept)?)
+    })
+}
+
+/// Size of the file [`initrd_with_ballast`] carries.
+pub const BALLAST_MIB: u64 = 32;
+
+/// [`initrd`] (uncompressed) plus `/ballast`, [`BALLAST_MIB`] MiB of incompressible bytes:
+/// with root= the initramfs is ramfs, whose pages show as Unevictable in /proc/meminfo
+/// until the switch deletes its files.
+pub fn initrd_with_ballast() -> PathBuf {
+    let ballast = build_image(images_dir().join(format!("ballast-{BALLAST_MIB}m.bin")), |tmp| {
+        // xorshift64: the same bytes every run, which no compressor can shrink.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut bytes = Vec::with_capacity((BALLAST_MIB << 20) as usize);
+        while bytes.len() < bytes.capacity() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        Ok(fs::write(tmp, bytes)?)
+    });
+    Pack::storage("storage-ballast").compress("none").file(ballast, "/ballast").build()
+}

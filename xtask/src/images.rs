@@ -389,6 +389,36 @@ pub fn partitioned_disk(name: &str, table: &PartTable, parts: &[Partition]) -> P
     })
 }
 
+/// A newc cpio archive with its entry `name` (as the archive spells it, no leading `/`)
+/// turned into an empty directory of mode `0o700`; every other byte is kept. Fails if `name`
+/// is not there or holds data.
+pub(crate) fn newc_as_directory(archive: &[u8], name: &str) -> Result<Vec<u8>> {
+    const HEADER: usize = 110;
+    let pad4 = |n: usize| (n + 3) & !3;
+    let field = |h: &[u8], i: usize| -> Result<usize> {
+        let text = std::str::from_utf8(&h[6 + 8 * i..14 + 8 * i])?;
+        Ok(usize::from_str_radix(text, 16)?)
+    };
+    let mut out = archive.to_vec();
+    let mut at = 0;
+    loop {
+        let h = archive.get(at..at + HEADER).context("newc: truncated header")?;
+        ensure!(&h[..6] == b"070701", "newc: bad magic at byte {at}");
+        let (filesize, namesize) = (field(h, 6)?, field(h, 11)?);
+        let entry_name = archive.get(at + HEADER..at + HEADER + namesize - 1).context("newc: truncated name")?;
+        if entry_name == name.as_bytes() {
+            ensure!(filesize == 0, "newc: {name:?} holds data");
+            // Fields 1 (mode), 9 and 10 (rdev major, minor).
+            for (i, value) in [(1, 0o040700), (9, 0), (10, 0)] {
+                out[at + 6 + 8 * i..at + 14 + 8 * i].copy_from_slice(format!("{value:08X}").as_bytes());
+            }
+            return Ok(out);
+        }
+        ensure!(entry_name != b"TRAILER!!!", "newc: no entry {name:?}");
+        at = pad4(pad4(at + HEADER + namesize) + filesize);
+    }
+}
+
 fn sfdisk_with_script(cmd: &mut std::process::Command, script: &str) -> Result<()> {
     use std::io::Write;
     use std::process::Stdio;

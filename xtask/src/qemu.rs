@@ -56,6 +56,8 @@ struct HotAdd {
     after_line: Option<String>,
     delay: Duration,
     file: PathBuf,
+    /// A monitor command to run instead of the hot-add.
+    command: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -170,12 +172,19 @@ impl Qemu {
     }
     /// Hot-adds a virtio disk through the monitor `delay` after QEMU started.
     pub fn hot_add_disk(mut self, image: impl Into<PathBuf>, delay: Duration) -> Qemu {
-        self.hot_adds.push(HotAdd { after_line: None, delay, file: image.into() });
+        self.hot_adds.push(HotAdd { after_line: None, delay, file: image.into(), command: None });
         self
     }
     /// Hot-adds a virtio disk `delay` after the console first shows `line` (a substring).
     pub fn hot_add_disk_after(mut self, line: &str, delay: Duration, image: impl Into<PathBuf>) -> Qemu {
-        self.hot_adds.push(HotAdd { after_line: Some(line.to_owned()), delay, file: image.into() });
+        self.hot_adds.push(HotAdd { after_line: Some(line.to_owned()), delay, file: image.into(), command: None });
+        self
+    }
+    /// Runs the monitor (HMP) `command` `delay` after the console first shows `line`, e.g.
+    /// `block_set_io_throttle virtio1 0 0 1 0 0 0` to make a disk all but stop writing.
+    pub fn monitor_after(mut self, line: &str, delay: Duration, command: &str) -> Qemu {
+        let after_line = Some(line.to_owned());
+        self.hot_adds.push(HotAdd { after_line, delay, file: PathBuf::new(), command: Some(command.to_owned()) });
         self
     }
     /// Types `text` on the serial console [`DEFAULT_INPUT_DELAY`] after `trigger` appears
@@ -358,8 +367,12 @@ impl Qemu {
                 if !*done && due.is_some_and(|d| d <= now) {
                     *done = true;
                     let m = monitor.get_or_insert_with(|| Monitor::connect(&monitor_path, &mut log.monitor));
-                    if let Err(e) = m.hot_add(i, &h.file, self.persist, &mut log.monitor) {
-                        log.harness_errors.push(format!("hot-add of {}: {e}", h.file.display()));
+                    let done = match &h.command {
+                        Some(c) => m.command(c, &mut log.monitor).map(drop).map_err(|e| format!("monitor command {c:?}: {e}")),
+                        None => m.hot_add(i, &h.file, self.persist, &mut log.monitor).map_err(|e| format!("hot-add of {}: {e}", h.file.display())),
+                    };
+                    if let Err(e) = done {
+                        log.harness_errors.push(e);
                     }
                 }
             }

@@ -17,6 +17,8 @@ pub const PACKAGES: &[&str] = &[
     "xorriso",
     "cpio",
     "fdisk",
+    // mkswap, for the swap-partition root test (Essential on Debian; named all the same).
+    "util-linux",
     "gdisk",
     // The systemd userspace of the shutdown acceptance test.
     "debootstrap",

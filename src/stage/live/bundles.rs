@@ -4,7 +4,7 @@ use super::image::{mount_image, Image, ImageError};
 use super::{set_path, Path};
 use crate::out;
 use crate::parse::pattern::{matches_any, natural_cmp};
-use crate::stage::modules::Modules;
+use crate::kmod::Modules;
 use crate::sys::fs::{self, Dir, Fd, FileType};
 use crate::sys::Errno;
 use core::cmp::Ordering;

@@ -5,7 +5,7 @@ use super::{mount_device, set_path, Path};
 use crate::parse::cmdline::{located_path, DeviceSpec, Located};
 use crate::parse::superblock::FsType;
 use crate::stage::devices::Devices;
-use crate::stage::modules::Modules;
+use crate::kmod::Modules;
 use crate::stage::Boot;
 use crate::sys::fs::{self, Dir, Fd, FileType};
 use crate::sys::mount::{self, MNT_DETACH, MS_RDONLY};

@@ -1,7 +1,7 @@
 //! Loop-mounting image files: bundles, an ISO file holding the data, a changes image.
 use super::fs_driver;
 use crate::parse::superblock::{self, FsType};
-use crate::stage::modules::Modules;
+use crate::kmod::Modules;
 use crate::sys::fs::{self, Fd, O_RDONLY, O_RDWR};
 use crate::sys::mount::{self, MS_RDONLY, MS_SILENT};
 use crate::sys::{loopdev, Errno};

@@ -22,7 +22,8 @@ mod switch;
 mod toram;
 mod union;
 
-use super::{devices::Devices, modules::Modules, root, Boot};
+use super::{devices::Devices, root, Boot};
+use crate::kmod::Modules;
 use crate::out;
 use crate::parse::superblock::FsType;
 use crate::sys::fs::{self, Fd, O_DIRECTORY, O_RDONLY};

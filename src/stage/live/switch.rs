@@ -15,7 +15,7 @@ pub(super) fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Repo
     for &d in &[c"union/dev", c"union/proc", c"union/sys", c"union/run"] {
         let _ = fs::mkdir(d, 0o755);
     }
-    switch::make_private();
+    crate::sys::mount::make_private();
     switch::move_api_mounts(b"/live/memory/union");
     switch::enter_root(c"/live")?;
     // Now /live is `/`; the union sits at /memory/union and /run inside it.
@@ -25,6 +25,6 @@ pub(super) fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Repo
     enter(c"/")?;
     switch::delete_tree(old_root.fd(), old_dev, 0);
     drop(old_root);
-    switch::reopen_console();
+    crate::out::open_console();
     Ok(root::exec_init(boot, init))
 }

@@ -1,5 +1,6 @@
 //! Kernel modules from the image's `/lib/modules/$(uname -r)`, loaded with finit_module in
-//! dependency order (modules.dep), softdeps (modules.softdep) honoured.
+//! dependency order (modules.dep), softdeps (modules.softdep) honoured. A floor below
+//! `stage/` and `role/`: the boot and the `modprobe` role both load modules.
 use crate::out::Line;
 use crate::parse::modules as dep;
 use crate::sys::fs::{self, Fd, Mapping, O_DIRECTORY, O_PATH, O_RDONLY};

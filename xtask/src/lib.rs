@@ -14,7 +14,9 @@
 //! Harness functions that return paths panic with a full explanation when something cannot
 //! be built: they are meant for tests.
 
+pub mod arch;
 pub mod bench;
+mod debian;
 mod cache;
 pub mod fixtures;
 mod images;

@@ -5,6 +5,7 @@
 //! [`max_parallel_qemus`] machines run at once on the host, across processes (file locks in
 //! `target/boot-images/slots/`).
 
+use crate::arch::{Arch, Board};
 use crate::kernel::kernel;
 use crate::util::{describe, images_dir, tool};
 use std::ffi::OsString;
@@ -69,6 +70,7 @@ struct Input {
 #[derive(Clone, Debug)]
 pub struct Qemu {
     name: String,
+    arch: Arch,
     kernel: PathBuf,
     initrd: PathBuf,
     cmdline: String,
@@ -90,6 +92,7 @@ impl Qemu {
     pub fn new(name: &str, initrd: impl Into<PathBuf>) -> Qemu {
         Qemu {
             name: name.to_owned(),
+            arch: Arch::X86_64,
             kernel: kernel().vmlinuz.clone(),
             initrd: initrd.into(),
             cmdline: BASE_CMDLINE.to_owned(),
@@ -106,6 +109,13 @@ impl Qemu {
         }
     }
 
+    /// Boots `board`'s kernel on its architecture's machine, console on its serial port.
+    pub fn board(mut self, board: &Board) -> Qemu {
+        self.arch = board.arch;
+        self.kernel = board.kernel.vmlinuz.clone();
+        self.cmdline = self.cmdline.replace("console=ttyS0", &format!("console={}", board.arch.console()));
+        self
+    }
     /// Another kernel image.
     pub fn kernel(mut self, vmlinuz: impl Into<PathBuf>) -> Qemu {
         self.kernel = vmlinuz.into();
@@ -210,7 +220,12 @@ impl Qemu {
     pub fn args(&self, monitor: &Path) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::new();
         let mut push = |s: &str| a.push(s.into());
-        for s in ["-accel", "tcg", "-cpu", "max", "-nographic", "-no-reboot", "-net", "none"] {
+        push("-accel");
+        push("tcg");
+        for s in self.arch.machine() {
+            push(s);
+        }
+        for s in ["-nographic", "-no-reboot", "-net", "none"] {
             push(s);
         }
         push("-m");
@@ -231,8 +246,14 @@ impl Qemu {
         push(&self.cmdline);
         let snap = if self.persist { "" } else { ",snapshot=on" };
         let mut usb = 0;
-        for d in &self.drives {
+        for (i, d) in self.drives.iter().enumerate() {
             match d {
+                Drive::Virtio(p) if self.arch.virtio_mmio() => {
+                    push("-drive");
+                    push(&format!("file={},format=raw,if=none,id=vd{i}{snap}", opt_path(p)));
+                    push("-device");
+                    push(&format!("virtio-blk-device,drive=vd{i}"));
+                }
                 Drive::Virtio(p) => {
                     push("-drive");
                     push(&format!("file={},format=raw,if=virtio{snap}", opt_path(p)));
@@ -292,7 +313,7 @@ impl Qemu {
             }
         };
         let monitor_path = dir.path().join("monitor.sock");
-        let qemu = match tool("qemu-system-x86_64") {
+        let qemu = match tool(self.arch.qemu()) {
             Ok(q) => q,
             Err(e) => {
                 log.harness_errors.push(format!("{e:#}"));

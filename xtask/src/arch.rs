@@ -12,7 +12,7 @@ use crate::kernel::Kernel;
 use crate::util::{describe, workspace};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
@@ -280,21 +280,50 @@ pub fn board(arch: Arch, suite: &str) -> &'static Board {
     }
 }
 
-fn fetch_board(arch: Arch, suite: &str) -> Result<Board> {
-    let deb = arch.debian();
-    let image = debian::unpacked(suite, deb, arch.kernel_package(), Some("linux-image-"))?;
-    let busybox = debian::unpacked(suite, deb, "busybox-static", None)?;
-    // merged /usr (trixie) or not (bookworm).
-    let modules_base = ["usr/lib/modules", "lib/modules"]
+/// Where an unpacked kernel package keeps its module trees: merged /usr (trixie) or not
+/// (bookworm).
+fn modules_base(root: &Path) -> Result<PathBuf> {
+    ["usr/lib/modules", "lib/modules"]
         .iter()
-        .map(|d| image.root.join(d))
+        .map(|d| root.join(d))
         .find(|d| d.is_dir())
-        .with_context(|| format!("{} has no lib/modules", image.name))?;
-    let release = std::fs::read_dir(&modules_base)?
+        .with_context(|| format!("{} has no lib/modules", root.display()))
+}
+
+/// The one kernel release under `modules_base`.
+fn only_release(modules_base: &Path) -> Result<String> {
+    let releases: Vec<String> = std::fs::read_dir(modules_base)?
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .find(|r| modules_base.join(r).join("modules.dep").exists())
-        .with_context(|| format!("{} has no modules.dep", modules_base.display()))?;
+        .collect();
+    match &releases[..] {
+        [one] => Ok(one.clone()),
+        _ => bail!("{}: expected one kernel release, found {releases:?}", modules_base.display()),
+    }
+}
+
+/// modules.dep and friends, which the package's postinst would make: `depmod -b`. depmod
+/// looks under `<base>/lib/modules`, so a merged-/usr tree gets the `lib -> usr/lib` link
+/// that base-files would provide.
+fn depmod(root: &Path) -> Result<()> {
+    let base = modules_base(root)?;
+    if !root.join("lib").exists() {
+        std::os::unix::fs::symlink("usr/lib", root.join("lib"))?;
+    }
+    let release = only_release(&base)?;
+    let mut cmd = Command::new(crate::util::tool("depmod")?);
+    cmd.arg("-b").arg(root).arg(&release);
+    crate::util::run(&mut cmd)?;
+    anyhow::ensure!(base.join(&release).join("modules.dep").exists(), "depmod made no modules.dep");
+    Ok(())
+}
+
+fn fetch_board(arch: Arch, suite: &str) -> Result<Board> {
+    let deb = arch.debian();
+    let image = debian::unpacked(suite, deb, arch.kernel_package(), Some("linux-image-"), depmod)?;
+    let busybox = debian::unpacked(suite, deb, "busybox-static", None, |_| Ok(()))?;
+    let modules_base = modules_base(&image.root)?;
+    let release = only_release(&modules_base)?;
     let vmlinuz = image.root.join("boot").join(format!("vmlinuz-{release}"));
     if !vmlinuz.exists() {
         bail!("{} has no boot/vmlinuz-{release}", image.name);

@@ -117,8 +117,16 @@ pub struct Unpacked {
 
 /// Downloads and unpacks `pkg` (a package name, or a metapackage resolved through its
 /// dependency starting with `resolve_prefix`) for Debian architecture `arch` from `suite`.
-/// Cached by name and version; concurrent callers wait for each other (a lock file).
-pub fn unpacked(suite: &str, arch: &str, pkg: &str, resolve_prefix: Option<&str>) -> Result<Unpacked> {
+/// `finish` runs once on the unpacked tree, before it counts as complete (what the
+/// package's maintainer scripts would have made, e.g. modules.dep). Cached by name and
+/// version; concurrent callers wait for each other (a lock file).
+pub fn unpacked(
+    suite: &str,
+    arch: &str,
+    pkg: &str,
+    resolve_prefix: Option<&str>,
+    finish: impl FnOnce(&Path) -> Result<()>,
+) -> Result<Unpacked> {
     let apt = Apt::new(suite, &[arch])?;
     let lock = fs::File::options().create(true).truncate(false).write(true).open(apt.dir.join("lock"))?;
     lock.lock().context("locking the private apt state")?;
@@ -142,6 +150,7 @@ pub fn unpacked(suite: &str, arch: &str, pkg: &str, resolve_prefix: Option<&str>
         let mut x = Command::new("dpkg-deb");
         x.arg("-x").arg(&deb).arg(&root);
         run(&mut x).with_context(|| format!("{} failed", describe(&x)))?;
+        finish(&root).with_context(|| format!("finishing {name} {version}"))?;
         fs::write(root.join(".complete"), b"")?;
         remove_any(&downloads)?;
     }

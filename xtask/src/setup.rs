@@ -36,6 +36,8 @@ pub const PACKAGES: &[&str] = &[
     "qemu-system-arm",
     "qemu-system-misc",
     "opensbi",
+    // depmod for the downloaded kernels' module trees.
+    "kmod",
 ];
 
 /// The packages of [`PACKAGES`] that `dpkg -s` does not report as installed.

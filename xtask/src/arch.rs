@@ -324,10 +324,12 @@ fn fetch_board(arch: Arch, suite: &str) -> Result<Board> {
     let busybox = debian::unpacked(suite, deb, "busybox-static", None, |_| Ok(()))?;
     let modules_base = modules_base(&image.root)?;
     let release = only_release(&modules_base)?;
-    let vmlinuz = image.root.join("boot").join(format!("vmlinuz-{release}"));
-    if !vmlinuz.exists() {
-        bail!("{} has no boot/vmlinuz-{release}", image.name);
-    }
+    // riscv64's is an uncompressed Image, `vmlinux-`.
+    let vmlinuz = ["vmlinuz", "vmlinux"]
+        .iter()
+        .map(|v| image.root.join("boot").join(format!("{v}-{release}")))
+        .find(|p| p.exists())
+        .with_context(|| format!("{} has no boot/vmlinuz-{release} or vmlinux-{release}", image.name))?;
     let busybox_bin = ["usr/bin/busybox", "bin/busybox"]
         .iter()
         .map(|p| busybox.root.join(p))

@@ -110,14 +110,14 @@ pub struct Pack {
 
 impl Pack {
     /// An initramfs named `name` (its file is `target/boot-images/initrd-<name>-<hash>.img`)
-    /// with the harness-built rdinit as init and the modules of [`kernel`]'s release; no
+    /// with the harness-built rdinit as init and the modules of [`kernel`]'s tree; no
     /// presets, no modules, no busybox.
     pub fn new(name: &str) -> Pack {
         Pack {
             name: name.to_owned(),
             init: None,
             compress: None,
-            modules_from: Modules::Release(kernel().release.clone()),
+            modules_from: Modules::Dir(kernel().modules_dir.clone()),
             modules: Vec::new(),
             presets: Vec::new(),
             files: Vec::new(),

@@ -268,7 +268,8 @@ impl Board {
 /// Debian's own kernel and busybox-static for `arch` from `suite`, downloaded and unpacked
 /// into the cache on first use (never installed). Panics with the reason when it cannot.
 pub fn board(arch: Arch, suite: &str) -> &'static Board {
-    static BOARDS: Mutex<BTreeMap<(Arch, String), &'static OnceLock<Result<Board, String>>>> = Mutex::new(BTreeMap::new());
+    type Cell = &'static OnceLock<Result<Board, String>>;
+    static BOARDS: Mutex<BTreeMap<(Arch, String), Cell>> = Mutex::new(BTreeMap::new());
     let cell = *BOARDS
         .lock()
         .unwrap_or_else(|e| e.into_inner())

@@ -831,6 +831,7 @@ mod tests {
     fn args_have_no_kvm_and_snapshot_disks() {
         let q = Qemu {
             name: "unit".into(),
+            arch: Arch::X86_64,
             kernel: "/k".into(),
             initrd: "/i".into(),
             cmdline: BASE_CMDLINE.into(),
@@ -853,5 +854,26 @@ mod tests {
         assert!(s.contains("usb-storage,bus=xhci.0,drive=usb0"), "{s}");
         assert!(s.contains("-icount shift=0,sleep=on"), "{s}");
         assert!(a.contains(&"console=ttyS0 panic=-1 printk.time=1 root=/dev/vda".to_owned()), "{s}");
+    }
+
+    /// Another architecture's board: its emulator and machine, its console, and virtio
+    /// disks as virtio-mmio devices.
+    #[test]
+    fn board_args_pick_machine_console_and_mmio_disks() {
+        let board = Board {
+            arch: Arch::Aarch64,
+            suite: "bookworm".into(),
+            kernel: crate::kernel::Kernel { vmlinuz: "/k".into(), release: "6.1.0-1-arm64".into(), modules_dir: "/m".into() },
+            busybox: "/b".into(),
+            packages: Vec::new(),
+        };
+        let q = Qemu::new("unit", "/i").disk("/a.img").board(&board).append("root=/dev/vda");
+        let a: Vec<String> = q.args(Path::new("/tmp/m.sock")).iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        let s = a.join(" ");
+        assert!(s.starts_with("-accel tcg -M virt -cpu cortex-a57 "), "{s}");
+        assert!(s.contains("-kernel /k "), "{s}");
+        assert!(s.contains("-drive file=/a.img,format=raw,if=none,id=vd0,snapshot=on -device virtio-blk-device,drive=vd0"), "{s}");
+        assert!(a.contains(&"console=ttyAMA0 panic=-1 printk.time=1 root=/dev/vda".to_owned()), "{s}");
+        assert_eq!(q.arch.qemu(), "qemu-system-aarch64");
     }
 }

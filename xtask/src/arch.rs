@@ -54,7 +54,7 @@ impl Arch {
 
     /// The Rust target triple. armv7: the plain hard-float target (VFPv3-D16, no NEON
     /// required, so it runs on every ARMv7-A board) switched to Thumb-2 by
-    /// [`Arch::rustflags`]: 42.7 KB against 60.6 KB in ARM mode; thumbv7neon saves 0.5 KB
+    /// its RUSTFLAGS: 42.7 KB against 60.6 KB in ARM mode; thumbv7neon saves 0.5 KB
     /// more but needs NEON.
     pub fn rust_target(self) -> &'static str {
         match self {

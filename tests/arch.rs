@@ -9,7 +9,8 @@
 //!   init with an inittab: its rcS says what `uname -m` is, then `poweroff` through init;
 //! - a live boot from a squashfs bundle with persistent changes on the ext4 data disk
 //!   (tests/guest/shutdown-persist as the bundle's init): the first boot writes a file and
-//!   deletes one that came from the bundle, the second sees both;
+//!   deletes one that came from the bundle, the second sees both, and the mode and mtime
+//!   of a rootcopy/ file (stat and utimensat through the 32-bit ABI on armv7);
 //! - each live boot ends with the shutdown hand-back (`/run/initramfs/shutdown poweroff`
 //!   exec'd by PID 1): everything unmounted, powered off, the data disk clean (`e2fsck -fn`).
 //!
@@ -27,6 +28,10 @@ const PERSIST_INIT: &str = include_str!("guest/shutdown-persist");
 const FILE_FROM_BUNDLE: &str = "shipped in the bundle\n";
 const ROOT_LABEL: &str = "archroot";
 const DATA_LABEL: &str = "archdata";
+/// Mode and mtime (2037-01-01 00:00 UTC: the small ext4's 128-byte inodes hold no later
+/// time) of the data dir's `rootcopy/etc/rootcopy.conf`.
+const ROOTCOPY_MODE: u32 = 0o640;
+const ROOTCOPY_MTIME: u64 = 2_114_380_800;
 
 /// Wall-clock limit of one boot: riscv64 under TCG takes about a minute to its init.
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -73,7 +78,13 @@ fn live_ext4(b: &Board) -> PathBuf {
         t = t.dir(d);
     }
     let bundle = std::fs::read(squashfs(&t.build())).expect("reading the bundle");
-    let data = RootTree::new(&format!("arch-data-{}", b.name())).file("slax/01-busybox.sb", bundle, 0o644).build();
+    let data = RootTree::new(&format!("arch-data-{}", b.name()))
+        .file("slax/01-busybox.sb", bundle, 0o644)
+        .file("slax/rootcopy/etc/rootcopy.conf", "from rootcopy\n", ROOTCOPY_MODE)
+        .build();
+    // Carried through fstatat64 and utimensat_time64 on the 32-bit ABI.
+    let f = std::fs::File::options().write(true).open(data.join("slax/rootcopy/etc/rootcopy.conf")).unwrap();
+    f.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(ROOTCOPY_MTIME)).expect("setting the mtime");
     ext4_image(&data, 32, DATA_LABEL, "a7c40002-0000-4000-8000-000000000009")
 }
 
@@ -186,7 +197,9 @@ fn live_persist_and_shutdown(b: &Board) {
     assert_clean_ext4(&log, &disk);
 
     let log = boot(2, "check");
-    log.assert_contains("GUEST persisted=written before shutdown").assert_contains("GUEST from-bundle=deleted");
+    log.assert_contains("GUEST persisted=written before shutdown")
+        .assert_contains("GUEST from-bundle=deleted")
+        .assert_contains(&format!("GUEST rootcopy={ROOTCOPY_MODE:o} {ROOTCOPY_MTIME}"));
     assert_powered_off(&log);
     log.assert_contains("rdinit: shutdown: unmounted /memory/data (/dev/vda)");
     report(b, &log);

@@ -59,7 +59,10 @@ macro_rules! counted_syscalls {
     ($($name:ident($($arg:ident),*);)*) => {$(
         #[inline(never)]
         unsafe fn $name(n: usize $(, $arg: usize)*) -> usize {
-            SYSCALLS.fetch_add(1, Relaxed);
+            // A load and a store, not an atomic add: the process has one thread (children
+            // are processes of their own), and aarch64 would otherwise call an out-of-line
+            // atomics helper with its CPU-feature check (224 bytes).
+            SYSCALLS.store(SYSCALLS.load(Relaxed).wrapping_add(1), Relaxed);
             arch::$name(n $(, $arg)*)
         }
     )*};

@@ -74,7 +74,7 @@ impl Compression {
 /// Named module sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Preset {
-    /// Disk controllers and disks: virtio, SCSI, AHCI, NVMe, USB storage.
+    /// Disk controllers and disks: virtio (PCI and MMIO), SCSI, AHCI, NVMe, USB storage.
     Storage,
     /// `storage` plus what a live boot mounts: loop, squashfs, overlay and the usual media
     /// file systems.
@@ -85,6 +85,8 @@ pub enum Preset {
 
 pub const STORAGE: &[&str] = &[
     "virtio_pci",
+    // virtio on device-tree machines (QEMU's `-M virt` on arm, aarch64, riscv64).
+    "virtio_mmio",
     "virtio_blk",
     "virtio_scsi",
     "sd_mod",

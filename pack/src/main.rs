@@ -15,7 +15,7 @@ enum CompressArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum PresetArg {
-    /// virtio_pci virtio_blk virtio_scsi sd_mod sr_mod ahci nvme usb_storage uas xhci_pci ehci_pci
+    /// virtio_pci virtio_mmio virtio_blk virtio_scsi sd_mod sr_mod ahci nvme usb_storage uas xhci_pci ehci_pci
     Storage,
     /// storage + ata_piix loop squashfs overlay ext4 vfat isofs erofs nls_cp437 nls_ascii nls_iso8859_1 nls_utf8
     Live,

@@ -181,6 +181,7 @@ fn presets_skip_what_the_kernel_lacks() {
     assert_eq!(
         r.skipped,
         [
+            "virtio_mmio",
             "virtio_scsi",
             "sd_mod",
             "sr_mod",
@@ -195,7 +196,7 @@ fn presets_skip_what_the_kernel_lacks() {
         ["usb_storage", "uas", "usbcore", "virtio_blk", "virtio_ring"]
     );
     assert!(r.notes.contains(
-        &"not in 6.1.0-test, skipped: virtio_scsi, sd_mod, sr_mod, ahci, nvme, ehci_pci"
+        &"not in 6.1.0-test, skipped: virtio_mmio, virtio_scsi, sd_mod, sr_mod, ahci, nvme, ehci_pci"
             .to_string()
     ));
 

@@ -4,7 +4,7 @@ pub use super::Fd;
 use core::ffi::CStr;
 use linux_raw_sys::general as g;
 
-pub use g::stat as Stat;
+pub use super::abi::Stat;
 
 pub const O_RDONLY: u32 = g::O_RDONLY;
 pub const O_WRONLY: u32 = g::O_WRONLY;
@@ -17,6 +17,8 @@ pub const O_PATH: u32 = g::O_PATH;
 pub const O_NOCTTY: u32 = g::O_NOCTTY;
 pub const O_NONBLOCK: u32 = g::O_NONBLOCK;
 pub const O_CLOEXEC: u32 = g::O_CLOEXEC;
+/// Files over 2 GiB on a 32-bit ABI (a 64-bit kernel sets it by itself).
+const O_LARGEFILE: u32 = g::O_LARGEFILE;
 
 pub const AT_REMOVEDIR: u32 = g::AT_REMOVEDIR;
 pub const AT_SYMLINK_NOFOLLOW: u32 = g::AT_SYMLINK_NOFOLLOW;
@@ -33,7 +35,7 @@ pub const S_IFBLK: u32 = g::S_IFBLK;
 pub fn openat(dir: Fd, path: &CStr, flags: u32, mode: u32) -> Result<OwnedFd, Errno> {
     // SAFETY: `path` is NUL-terminated and outlives the call.
     let r = unsafe {
-        syscall4(nr::__NR_openat as usize, dir.raw(), path.as_ptr() as usize, (flags | O_CLOEXEC) as usize, mode as usize)
+        syscall4(nr::__NR_openat as usize, dir.raw(), path.as_ptr() as usize, (flags | O_CLOEXEC | O_LARGEFILE) as usize, mode as usize)
     };
     ret(r).map(OwnedFd::from_raw)
 }
@@ -71,10 +73,7 @@ pub fn read_full(fd: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
 /// `pread64(2)`.
 pub fn pread(fd: Fd, buf: &mut [u8], offset: u64) -> Result<usize, Errno> {
     // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`.
-    let r = unsafe {
-        syscall4(nr::__NR_pread64 as usize, fd.raw(), buf.as_mut_ptr() as usize, buf.len(), offset as usize)
-    };
-    ret(r)
+    ret(unsafe { super::abi::pread64(fd.raw(), buf.as_mut_ptr() as usize, buf.len(), offset) })
 }
 
 /// `write(2)`, retried on EINTR.
@@ -160,12 +159,12 @@ pub fn unlinkat(dir: Fd, path: &CStr, flags: u32) -> Result<(), Errno> {
     ret_unit(r)
 }
 
-/// `newfstatat(2)`.
+/// `newfstatat(2)` (`fstatat64` on a 32-bit ABI).
 pub fn statat(dir: Fd, path: &CStr, flags: u32) -> Result<Stat, Errno> {
     let mut st = core::mem::MaybeUninit::<Stat>::uninit();
     // SAFETY: the kernel fills the whole `stat` on success.
     let r = unsafe {
-        syscall4(nr::__NR_newfstatat as usize, dir.raw(), path.as_ptr() as usize, st.as_mut_ptr() as usize, flags as usize)
+        syscall4(super::abi::NR_FSTATAT as usize, dir.raw(), path.as_ptr() as usize, st.as_mut_ptr() as usize, flags as usize)
     };
     ret(r)?;
     // SAFETY: initialised by the successful call.
@@ -182,10 +181,10 @@ pub fn fstat(fd: Fd) -> Result<Stat, Errno> {
 }
 
 /// `fstatfs(2)`.
-fn fstatfs(fd: Fd) -> Result<g::statfs, Errno> {
-    let mut st = core::mem::MaybeUninit::<g::statfs>::uninit();
+fn fstatfs(fd: Fd) -> Result<super::abi::Statfs, Errno> {
+    let mut st = core::mem::MaybeUninit::<super::abi::Statfs>::uninit();
     // SAFETY: the kernel fills the whole struct on success.
-    let r = unsafe { syscall2(nr::__NR_fstatfs as usize, fd.raw(), st.as_mut_ptr() as usize) };
+    let r = unsafe { super::abi::fstatfs(fd.raw(), st.as_mut_ptr()) };
     ret(r)?;
     // SAFETY: initialised by the successful call.
     Ok(unsafe { st.assume_init() })
@@ -247,7 +246,7 @@ pub fn lutimensat(dir: Fd, path: &CStr, atime: (i64, i64), mtime: (i64, i64)) ->
     ];
     // SAFETY: `times` is two timespecs, as the call reads; `path` is NUL-terminated.
     let r = unsafe {
-        syscall4(nr::__NR_utimensat as usize, dir.raw(), path.as_ptr() as usize, times.as_ptr() as usize, AT_SYMLINK_NOFOLLOW as usize)
+        syscall4(super::abi::NR_UTIMENSAT as usize, dir.raw(), path.as_ptr() as usize, times.as_ptr() as usize, AT_SYMLINK_NOFOLLOW as usize)
     };
     ret_unit(r)
 }
@@ -405,7 +404,7 @@ impl Mapping {
         }
         // SAFETY: a fresh private read-only mapping aliases no Rust memory.
         let r = unsafe {
-            super::syscall6(nr::__NR_mmap as usize, 0, len, g::PROT_READ as usize, g::MAP_PRIVATE as usize, fd.fd().raw(), 0)
+            super::syscall6(super::abi::NR_MMAP as usize, 0, len, g::PROT_READ as usize, g::MAP_PRIVATE as usize, fd.fd().raw(), 0)
         };
         let ptr = ret(r)?;
         Ok(Mapping { ptr, len })

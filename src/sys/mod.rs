@@ -1,11 +1,18 @@
 //! The syscall layer: thin typed wrappers, the only place with `unsafe`.
 //!
-//! Numbers, flags and structs come from `linux-raw-sys`; the instruction from `sc`. Every
-//! wrapper decodes the kernel's `-4095..=-1` error range once, into `Errno`.
+//! Numbers, flags and structs come from `linux-raw-sys`; the instruction from `arch/` (one
+//! file per architecture, chosen here once). Every wrapper decodes the kernel's `-4095..=-1` error range once, into `Errno`.
 #![allow(unsafe_code)]
 
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
+#[cfg_attr(target_arch = "x86_64", path = "arch/x86_64.rs")]
+#[cfg_attr(target_arch = "aarch64", path = "arch/aarch64.rs")]
+#[cfg_attr(target_arch = "riscv64", path = "arch/riscv64.rs")]
+#[cfg_attr(target_arch = "arm", path = "arch/arm.rs")]
+mod arch;
+
+mod abi;
 pub mod cstr;
 pub mod errno;
 pub mod fd;
@@ -52,8 +59,11 @@ macro_rules! counted_syscalls {
     ($($name:ident($($arg:ident),*);)*) => {$(
         #[inline(never)]
         unsafe fn $name(n: usize $(, $arg: usize)*) -> usize {
-            SYSCALLS.fetch_add(1, Relaxed);
-            sc::$name(n $(, $arg)*)
+            // A load and a store, not an atomic add: the process has one thread (children
+            // are processes of their own), and aarch64 would otherwise call an out-of-line
+            // atomics helper with its CPU-feature check (224 bytes).
+            SYSCALLS.store(SYSCALLS.load(Relaxed).wrapping_add(1), Relaxed);
+            arch::$name(n $(, $arg)*)
         }
     )*};
 }

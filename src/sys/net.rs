@@ -34,9 +34,14 @@ pub fn recv(sock: Fd, buf: &mut [u8]) -> Result<usize, Errno> {
 /// Waits until `fd` is readable or `timeout_ms` passes: `Ok(true)` if readable.
 pub fn poll_readable(fd: Fd, timeout_ms: u32) -> Result<bool, Errno> {
     let mut pfd = g::pollfd { fd: fd.0, events: g::POLLIN as i16, revents: 0 };
+    // ppoll, not poll: aarch64 and riscv64 have no poll(2). The kernel writes the time left
+    // back, so a retry after a signal waits only for the rest.
+    let mut timeout = g::__kernel_timespec { tv_sec: (timeout_ms / 1000) as i64, tv_nsec: (timeout_ms % 1000) as i64 * 1_000_000 };
     loop {
-        // SAFETY: the kernel reads and writes one pollfd.
-        let r = unsafe { syscall3(nr::__NR_poll as usize, &mut pfd as *mut _ as usize, 1, timeout_ms as usize) };
+        // SAFETY: the kernel reads and writes one pollfd and one timespec; no sigmask.
+        let r = unsafe {
+            syscall5(super::abi::NR_PPOLL as usize, &mut pfd as *mut _ as usize, 1, &mut timeout as *mut _ as usize, 0, 0)
+        };
         match ret(r) {
             Err(Errno::INTR) => continue,
             Err(e) => return Err(e),

@@ -86,7 +86,7 @@ pub fn boottime_ms() -> u64 {
     let mut ts = g::__kernel_timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: the kernel writes one timespec.
     unsafe {
-        syscall2(nr::__NR_clock_gettime as usize, g::CLOCK_BOOTTIME as usize, &mut ts as *mut _ as usize);
+        syscall2(super::abi::NR_CLOCK_GETTIME as usize, g::CLOCK_BOOTTIME as usize, &mut ts as *mut _ as usize);
     }
     ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
@@ -95,9 +95,10 @@ pub fn boottime_ms() -> u64 {
 /// panic=N).
 pub fn sleep_ms(ms: u64) {
     let ts = g::__kernel_timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 };
-    // SAFETY: the kernel reads one timespec; the remainder pointer is null.
+    // SAFETY: the kernel reads one timespec; the remainder pointer is null. A relative
+    // sleep (flags 0) on the monotonic clock is nanosleep(2).
     unsafe {
-        syscall2(nr::__NR_nanosleep as usize, &ts as *const _ as usize, 0);
+        syscall4(super::abi::NR_CLOCK_NANOSLEEP as usize, g::CLOCK_MONOTONIC as usize, 0, &ts as *const _ as usize, 0);
     }
 }
 
@@ -122,7 +123,10 @@ pub fn memory() -> Result<(u64, u64), Errno> {
     // SAFETY: zero-initialised and filled by the successful call.
     let info = unsafe { info.assume_init() };
     let unit = info.mem_unit.max(1) as u64;
-    Ok(((info.freeram + info.bufferram) * unit, info.totalram * unit))
+    // The counts are `unsigned long`: 32 bits on a 32-bit ABI, where only the product in
+    // u64 is safe.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(((info.freeram as u64 + info.bufferram as u64) * unit, info.totalram as u64 * unit))
 }
 
 /// What `reboot(2)` should do.

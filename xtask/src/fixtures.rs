@@ -99,9 +99,27 @@ pub fn blank_disk() -> PathBuf {
 /// The module [`initrd_compressed_module`] carries zstd-compressed.
 pub const COMPRESSED_MODULE: &str = "isofs";
 
+/// What the kernel under test decompresses in finit_module (`/sys/module/compression`):
+/// `none` without CONFIG_MODULE_DECOMPRESS (bookworm's 6.1), else the one algorithm its
+/// modules are compressed with (trixie's 6.12: `xz`). From the kernel's config file.
+pub fn kernel_decompresses() -> &'static str {
+    let k = kernel();
+    let config_path = k.vmlinuz.with_file_name(format!("config-{}", k.release));
+    let config = fs::read_to_string(&config_path).unwrap_or_else(|e| panic!("reading {}: {e}", config_path.display()));
+    let set = |opt: &str| config.lines().any(|l| l == format!("{opt}=y"));
+    if !set("CONFIG_MODULE_DECOMPRESS") {
+        return "none";
+    }
+    [("CONFIG_MODULE_COMPRESS_XZ", "xz"), ("CONFIG_MODULE_COMPRESS_ZSTD", "zstd"), ("CONFIG_MODULE_COMPRESS_GZIP", "gzip")]
+        .into_iter()
+        .find(|(opt, _)| set(opt))
+        .map_or("none", |(_, name)| name)
+}
+
 /// [`initrd`] from a copy of the kernel's module tree in which isofs (a leaf the root= boot
 /// does not need) is `updates/isofs.ko.zst`, as a distribution that compresses its modules
-/// ships it. Debian's 6.1 kernel has no CONFIG_MODULE_DECOMPRESS.
+/// with zstd ships it. Debian's 6.1 kernel has no CONFIG_MODULE_DECOMPRESS; trixie's 6.12
+/// decompresses xz only (its own modules are .ko.xz, unpacked here with `xz -dc`).
 pub fn initrd_compressed_module() -> PathBuf {
     let k = kernel();
     let dir = cached("modules-zst tree", || {
@@ -111,9 +129,21 @@ pub fn initrd_compressed_module() -> PathBuf {
         fs::create_dir_all(tmp.join("updates"))?;
         // The other modules, through a link to the kernel's tree.
         std::os::unix::fs::symlink(k.modules_dir.join("kernel"), tmp.join("kernel"))?;
-        let original = format!("kernel/fs/isofs/{COMPRESSED_MODULE}.ko");
         let compressed = format!("updates/{COMPRESSED_MODULE}.ko.zst");
-        let raw = fs::read(k.modules_dir.join(&original))?;
+        let dep = fs::read_to_string(k.modules_dir.join("modules.dep"))?;
+        let original = dep
+            .lines()
+            .filter_map(|l| l.split_once(':').map(|(path, _)| path))
+            .find(|p| p.starts_with(&format!("kernel/fs/isofs/{COMPRESSED_MODULE}.ko")))
+            .with_context(|| format!("{COMPRESSED_MODULE} is not in modules.dep"))?
+            .to_owned();
+        let raw = if original.ends_with(".xz") {
+            let mut xz = std::process::Command::new(crate::tool("xz")?);
+            xz.arg("-dc").arg(k.modules_dir.join(&original));
+            crate::util::run(&mut xz)?.stdout
+        } else {
+            fs::read(k.modules_dir.join(&original))?
+        };
         fs::write(tmp.join(&compressed), zstd::encode_all(&raw[..], 19)?)?;
         for e in fs::read_dir(&k.modules_dir)? {
             let name = e?.file_name().to_string_lossy().into_owned();
@@ -121,9 +151,7 @@ pub fn initrd_compressed_module() -> PathBuf {
                 fs::copy(k.modules_dir.join(&name), tmp.join(&name))?;
             }
         }
-        let dep = fs::read_to_string(k.modules_dir.join("modules.dep"))?;
         let prefix = format!("{original}:");
-        anyhow::ensure!(dep.lines().any(|l| l.starts_with(&prefix)), "{original} is not in modules.dep");
         let dep: String = dep
             .lines()
             .map(|l| match l.strip_prefix(&prefix) {

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug)]
 pub struct RootTree {
     name: String,
-    busybox: bool,
+    /// The busybox binary to install, if any.
+    busybox: Option<PathBuf>,
     probe: bool,
     dirs: Vec<String>,
     files: Vec<(String, Vec<u8>, u32)>,
@@ -27,6 +28,9 @@ const STANDARD_DIRS: &[&str] = &[
     "bin", "sbin", "etc", "dev", "proc", "sys", "run", "tmp", "root", "mnt", "var", "usr",
 ];
 
+/// Debian's busybox-static on the host.
+const HOST_BUSYBOX: &str = "/bin/busybox";
+
 /// Busybox applets not linked: a `/bin/init` would be a fallback init of its own.
 const SKIPPED_APPLETS: &[&str] = &["busybox", "init", "linuxrc"];
 
@@ -35,7 +39,7 @@ impl RootTree {
     pub fn new(name: &str) -> RootTree {
         RootTree {
             name: name.to_owned(),
-            busybox: false,
+            busybox: None,
             probe: false,
             dirs: Vec::new(),
             files: Vec::new(),
@@ -56,7 +60,14 @@ impl RootTree {
 
     /// Busybox at /bin/busybox plus applet symlinks in /bin.
     pub fn busybox(mut self, on: bool) -> RootTree {
-        self.busybox = on;
+        self.busybox = on.then(|| PathBuf::from(HOST_BUSYBOX));
+        self
+    }
+    /// [`RootTree::busybox`] with another busybox binary, e.g. another architecture's
+    /// busybox-static. The applet links are those of the host's busybox (which cannot run
+    /// a foreign one), Debian's same build configuration.
+    pub fn busybox_from(mut self, binary: impl Into<PathBuf>) -> RootTree {
+        self.busybox = Some(binary.into());
         self
     }
     /// The probe script as /sbin/init.
@@ -100,12 +111,11 @@ impl RootTree {
         for d in &self.dirs {
             fs::create_dir_all(root.join(d))?;
         }
-        if self.busybox {
+        if let Some(bb) = &self.busybox {
             let bin = root.join("bin");
             fs::create_dir_all(&bin)?;
-            let bb = Path::new("/bin/busybox");
-            fs::copy(bb, bin.join("busybox")).context("copying /bin/busybox (busybox-static)")?;
-            for applet in busybox_applets(bb)? {
+            fs::copy(bb, bin.join("busybox")).with_context(|| format!("copying {} (busybox-static)", bb.display()))?;
+            for applet in busybox_applets(Path::new(HOST_BUSYBOX))? {
                 if SKIPPED_APPLETS.contains(&applet.as_str()) {
                     continue;
                 }

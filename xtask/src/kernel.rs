@@ -1,4 +1,5 @@
-//! The kernel under test: Debian's linux-image-amd64.
+//! The kernel under test: Debian's linux-image-amd64, installed, or another suite's
+//! downloaded (`RDINIT_KERNEL_SUITE`).
 
 use anyhow::{bail, Context, Result};
 use std::path::PathBuf;
@@ -16,10 +17,15 @@ pub struct Kernel {
 }
 
 /// The newest `/boot/vmlinuz-*` that has a `/lib/modules/<release>` tree.
-/// `RDINIT_KERNEL_RELEASE` picks another installed release.
+/// `RDINIT_KERNEL_RELEASE` picks another installed release; `RDINIT_KERNEL_SUITE=trixie`
+/// (any Debian suite) runs the x86_64 boot tests on that suite's kernel instead, downloaded
+/// and unpacked as tests/arch.rs's kernels are (not installed).
 /// Panics when there is none (run `cargo xtask setup`).
 pub fn kernel() -> &'static Kernel {
     static K: OnceLock<Result<Kernel, String>> = OnceLock::new();
+    if let Ok(suite) = std::env::var("RDINIT_KERNEL_SUITE") {
+        return &crate::arch::board(crate::arch::Arch::X86_64, &suite).kernel;
+    }
     match K.get_or_init(|| find_kernel().map_err(|e| format!("{e:#}"))) {
         Ok(k) => k,
         Err(e) => panic!("harness: {e}"),

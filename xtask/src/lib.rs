@@ -4,6 +4,8 @@
 //! - [`setup`] installs the Debian packages the harness drives.
 //! - [`kernel`] finds Debian's kernel, [`tools`] builds `rdinit` and `rdinit-pack` once per
 //!   process, [`Pack`] runs the packer.
+//! - [`arch`] builds the init for every architecture and fetches Debian's kernel and
+//!   busybox-static for each ([`arch::board`]); [`Qemu::board`] boots them.
 //! - [`RootTree`], [`ext4_image`], [`vfat_image`], [`gpt_disk`], [`squashfs`], [`erofs`],
 //!   [`iso`] build disk images without mounting anything; every artefact lives under
 //!   `target/boot-images/` and is built at most once per process.
@@ -14,7 +16,9 @@
 //! Harness functions that return paths panic with a full explanation when something cannot
 //! be built: they are meant for tests.
 
+pub mod arch;
 pub mod bench;
+mod debian;
 mod cache;
 pub mod fixtures;
 mod images;

@@ -1,8 +1,9 @@
-//! `cargo xtask setup | test | demo | bench`
+//! `cargo xtask setup | build | test | demo | bench`
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::process::{Command, ExitCode};
+use xtask::arch::{Arch, Features};
 use xtask::{fixtures, setup, tools, BootLog, Outcome, Qemu};
 
 #[derive(Parser)]
@@ -16,6 +17,21 @@ struct Cli {
 enum Cmd {
     /// Install the Debian packages the harness needs (QEMU, kernel, busybox, image tools).
     Setup,
+    /// Build the init for one architecture and print the binary's path (with --strip, a
+    /// stripped copy's). x86_64 uses the installed toolchain; aarch64, armv7 (Thumb-2) and
+    /// riscv64 Debian's rustc-web with -Z build-std and the cross gcc as linker (`cargo xtask
+    /// setup` installs them).
+    Build {
+        /// aarch64, armv7, riscv64 or x86_64.
+        #[arg(long, default_value = "x86_64")]
+        arch: String,
+        /// The root=-only build (`--no-default-features`).
+        #[arg(long)]
+        root_only: bool,
+        /// Print the path of a stripped copy (`<binary>.stripped`) instead.
+        #[arg(long)]
+        strip: bool,
+    },
     /// Setup, then `cargo test --workspace --no-fail-fast`: unit tests of all crates and the
     /// QEMU boot tests.
     Test {
@@ -66,6 +82,28 @@ fn real_main() -> Result<ExitCode> {
                 Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
                 None => ExitCode::FAILURE,
             })
+        }
+        Cmd::Build { arch, root_only, strip } => {
+            let Some(arch) = Arch::from_name(&arch) else {
+                anyhow::bail!("unknown architecture {arch:?}; one of: {}", Arch::ALL.map(Arch::name).join(", "));
+            };
+            let features = if root_only { Features::RootOnly } else { Features::Full };
+            let bin = xtask::arch::build_init(arch, features)?;
+            if strip {
+                let out = bin.with_extension("stripped");
+                let status = Command::new(arch.strip())
+                    .arg("--strip-all")
+                    .arg("-o")
+                    .arg(&out)
+                    .arg(&bin)
+                    .status()
+                    .with_context(|| format!("running {}", arch.strip()))?;
+                anyhow::ensure!(status.success(), "{} failed ({status})", arch.strip());
+                println!("{}", out.display());
+            } else {
+                println!("{}", bin.display());
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo { append } => demo(&append),
         Cmd::Bench(args) => xtask::bench::run(&args),

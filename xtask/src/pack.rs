@@ -41,26 +41,20 @@ fn build_tools() -> Result<Tools> {
     let target = ws.join("target").join("harness");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     eprintln!("harness: building rdinit and rdinit-pack into {}", target.display());
-    // The init as README.md builds it, then the packer. The init's rustc flags reach its
-    // final crate only, where fat LTO generates all of its code: a static non-PIE executable
-    // needs no position-independent code (about 650 bytes less). RUSTFLAGS would reach
-    // proc-macro crates too, which must stay position-independent. size-report does the same.
-    let init = ["rustc", "--quiet", "--release", "-p", "rdinit", "--bin", "rdinit", "--", "-C", "relocation-model=static"];
-    let packer = ["build", "--quiet", "--release", "-p", "rdinit-pack", "--bin", "rdinit-pack"];
-    for args in [&init[..], &packer[..]] {
-        let mut cmd = Command::new(&cargo);
-        // The target dir right after the subcommand: before the init's `--`.
-        cmd.current_dir(ws)
-            .arg(args[0])
-            .arg("--target-dir")
-            .arg(&target)
-            .args(&args[1..])
-            // Settings of an enclosing `cargo test` that must not leak into this build.
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET")
-            .env_remove("RUSTC_WRAPPER")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .stdin(Stdio::null());
+    // The init as README.md builds it (see arch::init_build_command), then the packer.
+    let init = crate::arch::init_build_command(crate::arch::Arch::X86_64, crate::arch::Features::Full, &target);
+    let mut packer = Command::new(&cargo);
+    packer
+        .current_dir(ws)
+        .args(["build", "--quiet", "--release", "-p", "rdinit-pack", "--bin", "rdinit-pack", "--target-dir"])
+        .arg(&target)
+        // Settings of an enclosing `cargo test` that must not leak into this build.
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO_BUILD_TARGET")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .stdin(Stdio::null());
+    for mut cmd in [init, packer] {
         let out = cmd.output().with_context(|| format!("cannot run {}", describe(&cmd)))?;
         if !out.status.success() {
             bail!("{} failed ({}):\n{}", describe(&cmd), out.status, String::from_utf8_lossy(&out.stderr));
@@ -116,14 +110,14 @@ pub struct Pack {
 
 impl Pack {
     /// An initramfs named `name` (its file is `target/boot-images/initrd-<name>-<hash>.img`)
-    /// with the harness-built rdinit as init and the modules of [`kernel`]'s release; no
+    /// with the harness-built rdinit as init and the modules of [`kernel`]'s tree; no
     /// presets, no modules, no busybox.
     pub fn new(name: &str) -> Pack {
         Pack {
             name: name.to_owned(),
             init: None,
             compress: None,
-            modules_from: Modules::Release(kernel().release.clone()),
+            modules_from: Modules::Dir(kernel().modules_dir.clone()),
             modules: Vec::new(),
             presets: Vec::new(),
             files: Vec::new(),

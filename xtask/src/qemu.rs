@@ -5,6 +5,7 @@
 //! [`max_parallel_qemus`] machines run at once on the host, across processes (file locks in
 //! `target/boot-images/slots/`).
 
+use crate::arch::{Arch, Board};
 use crate::kernel::kernel;
 use crate::util::{describe, images_dir, tool};
 use std::ffi::OsString;
@@ -71,6 +72,7 @@ struct Input {
 #[derive(Clone, Debug)]
 pub struct Qemu {
     name: String,
+    arch: Arch,
     kernel: PathBuf,
     initrd: PathBuf,
     cmdline: String,
@@ -92,6 +94,7 @@ impl Qemu {
     pub fn new(name: &str, initrd: impl Into<PathBuf>) -> Qemu {
         Qemu {
             name: name.to_owned(),
+            arch: Arch::X86_64,
             kernel: kernel().vmlinuz.clone(),
             initrd: initrd.into(),
             cmdline: BASE_CMDLINE.to_owned(),
@@ -108,6 +111,13 @@ impl Qemu {
         }
     }
 
+    /// Boots `board`'s kernel on its architecture's machine, console on its serial port.
+    pub fn board(mut self, board: &Board) -> Qemu {
+        self.arch = board.arch;
+        self.kernel = board.kernel.vmlinuz.clone();
+        self.cmdline = self.cmdline.replace("console=ttyS0", &format!("console={}", board.arch.console()));
+        self
+    }
     /// Another kernel image.
     pub fn kernel(mut self, vmlinuz: impl Into<PathBuf>) -> Qemu {
         self.kernel = vmlinuz.into();
@@ -219,7 +229,12 @@ impl Qemu {
     pub fn args(&self, monitor: &Path) -> Vec<OsString> {
         let mut a: Vec<OsString> = Vec::new();
         let mut push = |s: &str| a.push(s.into());
-        for s in ["-accel", "tcg", "-cpu", "max", "-nographic", "-no-reboot", "-net", "none"] {
+        push("-accel");
+        push("tcg");
+        for s in self.arch.machine() {
+            push(s);
+        }
+        for s in ["-nographic", "-no-reboot", "-net", "none"] {
             push(s);
         }
         push("-m");
@@ -240,8 +255,14 @@ impl Qemu {
         push(&self.cmdline);
         let snap = if self.persist { "" } else { ",snapshot=on" };
         let mut usb = 0;
-        for d in &self.drives {
+        for (i, d) in self.drives.iter().enumerate() {
             match d {
+                Drive::Virtio(p) if self.arch.virtio_mmio() => {
+                    push("-drive");
+                    push(&format!("file={},format=raw,if=none,id=vd{i}{snap}", opt_path(p)));
+                    push("-device");
+                    push(&format!("virtio-blk-device,drive=vd{i}"));
+                }
                 Drive::Virtio(p) => {
                     push("-drive");
                     push(&format!("file={},format=raw,if=virtio{snap}", opt_path(p)));
@@ -301,7 +322,7 @@ impl Qemu {
             }
         };
         let monitor_path = dir.path().join("monitor.sock");
-        let qemu = match tool("qemu-system-x86_64") {
+        let qemu = match tool(self.arch.qemu()) {
             Ok(q) => q,
             Err(e) => {
                 log.harness_errors.push(format!("{e:#}"));
@@ -823,6 +844,7 @@ mod tests {
     fn args_have_no_kvm_and_snapshot_disks() {
         let q = Qemu {
             name: "unit".into(),
+            arch: Arch::X86_64,
             kernel: "/k".into(),
             initrd: "/i".into(),
             cmdline: BASE_CMDLINE.into(),
@@ -845,5 +867,26 @@ mod tests {
         assert!(s.contains("usb-storage,bus=xhci.0,drive=usb0"), "{s}");
         assert!(s.contains("-icount shift=0,sleep=on"), "{s}");
         assert!(a.contains(&"console=ttyS0 panic=-1 printk.time=1 root=/dev/vda".to_owned()), "{s}");
+    }
+
+    /// Another architecture's board: its emulator and machine, its console, and virtio
+    /// disks as virtio-mmio devices.
+    #[test]
+    fn board_args_pick_machine_console_and_mmio_disks() {
+        let board = Board {
+            arch: Arch::Aarch64,
+            suite: "bookworm".into(),
+            kernel: crate::kernel::Kernel { vmlinuz: "/k".into(), release: "6.1.0-1-arm64".into(), modules_dir: "/m".into() },
+            busybox: "/b".into(),
+            packages: Vec::new(),
+        };
+        let q = Qemu::new("unit", "/i").disk("/a.img").board(&board).append("root=/dev/vda");
+        let a: Vec<String> = q.args(Path::new("/tmp/m.sock")).iter().map(|s| s.to_string_lossy().into_owned()).collect();
+        let s = a.join(" ");
+        assert!(s.starts_with("-accel tcg -M virt -cpu cortex-a57 "), "{s}");
+        assert!(s.contains("-kernel /k "), "{s}");
+        assert!(s.contains("-drive file=/a.img,format=raw,if=none,id=vd0,snapshot=on -device virtio-blk-device,drive=vd0"), "{s}");
+        assert!(a.contains(&"console=ttyAMA0 panic=-1 printk.time=1 root=/dev/vda".to_owned()), "{s}");
+        assert_eq!(q.arch.qemu(), "qemu-system-aarch64");
     }
 }

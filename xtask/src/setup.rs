@@ -22,8 +22,24 @@ pub const PACKAGES: &[&str] = &[
     "gdisk",
     // The systemd userspace of the shutdown acceptance test.
     "debootstrap",
-    // strip, nm and size for ./size-report.
+    // strip, nm and size for ./size-report; zstd for its compressed sizes.
     "binutils",
+    "zstd",
+    // The other architectures (`cargo xtask build --arch`, tests/arch.rs): Debian's Rust
+    // with its library source for -Z build-std, the cross gcc as linker (and its binutils'
+    // strip), QEMU for arm, aarch64 and riscv64, OpenSBI as riscv64's firmware. The foreign
+    // kernels and busyboxes are downloaded, not installed (xtask/src/debian.rs).
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "gcc-aarch64-linux-gnu",
+    "gcc-arm-linux-gnueabihf",
+    "gcc-riscv64-linux-gnu",
+    "qemu-system-arm",
+    "qemu-system-misc",
+    "opensbi",
+    // depmod for the downloaded kernels' module trees.
+    "kmod",
 ];
 
 /// The packages of [`PACKAGES`] that `dpkg -s` does not report as installed.

@@ -33,7 +33,8 @@ enum Cmd {
         strip: bool,
     },
     /// Setup, then `cargo test --workspace --no-fail-fast`: unit tests of all crates and the
-    /// QEMU boot tests.
+    /// QEMU boot tests; without arguments, the x86_64 boot and live tests again on trixie's
+    /// kernel.
     Test {
         /// Passed to `cargo test` (e.g. `-- root_label` to run one scenario).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -48,6 +49,18 @@ enum Cmd {
     /// Boot-time benchmark: rdinit vs a busybox shell peer, the module floor, Debian's initramfs-tools.
     #[command(long_about = xtask::bench::LONG_ABOUT)]
     Bench(xtask::bench::BenchArgs),
+}
+
+/// `cargo test ARGS EXTRA` in the workspace, on another Debian suite's kernel when `suite`
+/// names one; whether it passed.
+fn cargo_test(args: &[&str], extra: &[String], suite: Option<&str>) -> Result<bool> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(xtask::workspace()).arg("test").args(args).args(extra);
+    if let Some(suite) = suite {
+        cmd.env("RDINIT_KERNEL_SUITE", suite);
+    }
+    Ok(cmd.status().context("running cargo test")?.success())
 }
 
 fn main() -> ExitCode {
@@ -69,19 +82,16 @@ fn real_main() -> Result<ExitCode> {
         }
         Cmd::Test { args } => {
             setup()?;
-            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-            let status = Command::new(cargo)
-                .current_dir(xtask::workspace())
-                // Every crate's tests run even when an earlier test binary failed.
-                .args(["test", "--workspace", "--no-fail-fast"])
-                .args(&args)
-                .status()
-                .context("running cargo test")?;
-            Ok(match status.code() {
-                Some(0) => ExitCode::SUCCESS,
-                Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
-                None => ExitCode::FAILURE,
-            })
+            // Every crate's tests run even when an earlier test binary failed.
+            let mut ok = cargo_test(&["--workspace", "--no-fail-fast"], &args, None)?;
+            // The whole run (no filter) boots the x86_64 root= and live suites a second time
+            // on trixie's 6.12 kernel (.ko.xz modules, merged /usr, the new mount API), as
+            // well as on the installed bookworm 6.1 above.
+            if args.is_empty() {
+                println!("xtask test: the x86_64 boot and live suites again, on trixie's kernel");
+                ok &= cargo_test(&["--no-fail-fast", "--test", "boot", "--test", "live"], &[], Some("trixie"))?;
+            }
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Cmd::Build { arch, root_only, strip } => {
             let Some(arch) = Arch::from_name(&arch) else {

@@ -193,7 +193,11 @@ fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
 
 /// Execs `init` with the kernel's init arguments; on failure the rest of the default list.
 pub fn exec_init(boot: &Boot, init: &CStr) -> Reported {
-    let mut tried_default = false;
+    // Like the kernel: a failed init= is reported, not silently replaced.
+    let mut rest: &[&CStr] = match boot.cfg.init {
+        Some(_) => &[],
+        None => DEFAULT_INITS.iter().position(|c| *c == init).map_or(&[], |i| &DEFAULT_INITS[i + 1..]),
+    };
     let mut current = init;
     loop {
         info!("exec %s", current.to_bytes());
@@ -210,16 +214,9 @@ pub fn exec_init(boot: &Boot, init: &CStr) -> Reported {
         let e = process::execve(current, argv.as_ptr(), boot.args.envp());
         crate::out::open_kmsg();
         crate::report(b"exec", current.to_bytes(), e);
-        if boot.cfg.init.is_some() && !tried_default {
-            // Like the kernel: a failed init= is reported, not silently replaced.
-            return Reported;
-        }
-        tried_default = true;
-        let next = DEFAULT_INITS.iter().skip_while(|c| c.to_bytes() != current.to_bytes()).nth(1);
-        match next {
-            Some(n) => current = n,
-            None => return Reported,
-        }
+        let Some((next, tail)) = rest.split_first() else { return Reported };
+        current = next;
+        rest = tail;
     }
 }
 

@@ -125,11 +125,8 @@ fn find_init(cfg: &crate::parse::cmdline::BootConfig) -> Result<PathBuf<256>, Re
 /// `init` if given and executable inside `root`, else the first default that is.
 pub fn pick_init(root: fs::Fd, init: Option<&[u8]>) -> Result<PathBuf<256>, Reported> {
     if let Some(init) = init {
-        let path = PathBuf::<256>::from_parts(&[init]).map_err(|e| crate::report(b"init", init, e))?;
-        return match check_executable(root, path.as_cstr()) {
-            Ok(()) => Ok(path),
-            Err(e) => Err(crate::report(b"init", init, e)),
-        };
+        let checked = PathBuf::<256>::from_parts(&[init]).and_then(|path| check_executable(root, path.as_cstr()).map(|()| path));
+        return checked.map_err(|e| crate::report(b"init", init, e));
     }
     for candidate in DEFAULT_INITS {
         if check_executable(root, candidate).is_ok() {

@@ -90,17 +90,21 @@ const PIECE_MAX: usize = 200;
 
 /// One message under construction: `Line::info().s(b"root ").s(spec).emit()`.
 pub struct Line {
-    level: Level,
+    /// A [`Level`]'s number, as the `<L>` prefix and a template carry it.
+    level: u8,
     buf: [u8; LINE_MAX],
     len: usize,
 }
 
 impl Line {
     pub fn new(level: Level) -> Line {
+        Line::at(level as u8)
+    }
+    fn at(level: u8) -> Line {
         let mut l = Line { level, buf: [0; LINE_MAX], len: 0 };
         // "<L>" for kmsg, stripped for the console.
-        l.s(&[b'<', b'0' + level as u8, b'>']).s(b"rdinit: ");
-        if level == Level::Debug {
+        l.s(&[b'<', b'0' + level, b'>']).s(b"rdinit: ");
+        if level == Level::Debug as u8 {
             let now = crate::sys::process::boottime_ms().saturating_sub(START_MS.load(Relaxed));
             l.s(b"[").n(now).s(b" ms] ");
         }
@@ -147,7 +151,7 @@ impl Line {
     }
 
     pub fn emit(&mut self) {
-        if self.level as u8 > SHOW.load(Relaxed) {
+        if self.level > SHOW.load(Relaxed) {
             return;
         }
         self.buf[self.len] = b'\n';
@@ -155,7 +159,7 @@ impl Line {
         let kmsg = KMSG.load(Relaxed);
         let mut echoed = false;
         if kmsg >= 0 && fs::write(Fd(kmsg), record).is_ok() {
-            echoed = (self.level as u8) < CONSOLE_LEVEL.load(Relaxed);
+            echoed = self.level < CONSOLE_LEVEL.load(Relaxed);
         }
         if !echoed {
             // Console write errors have nowhere to be reported.
@@ -205,7 +209,7 @@ pub fn log(t: &'static [u8], a: &[u8], b: &[u8], n: u64) {
 
 /// The line of [`log`].
 fn format(level: u8, t: &[u8], a: &[u8], b: &[u8], n: u64) -> Line {
-    let mut line = Line::new(if level <= 3 { Level::Err } else if level == 4 { Level::Warn } else if level == 6 { Level::Info } else { Level::Debug });
+    let mut line = Line::at(level);
     let mut next = [a, b].into_iter();
     let mut rest = t.get(3..).unwrap_or(&[]);
     while let Some(at) = rest.iter().position(|&c| c == b'%') {

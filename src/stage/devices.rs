@@ -72,7 +72,7 @@ impl Devices {
     pub fn coldplug(&mut self) {
         let Ok(mut buses) = Dir::open(c"/sys/bus") else { return };
         while let Ok(Some(bus)) = buses.next_entry() {
-            let Ok(dir) = PathBuf::<96>::from_parts(&[b"/sys/bus/", bus.name(), b"/devices"]) else { continue };
+            let Ok(dir) = PathBuf::<256>::from_parts(&[b"/sys/bus/", bus.name(), b"/devices"]) else { continue };
             let Ok(mut devs) = Dir::open(dir.as_cstr()) else { continue };
             while let Ok(Some(dev)) = devs.next_entry() {
                 let mut buf = [0u8; 256];
@@ -343,7 +343,7 @@ fn partition_id(name: &[u8], part: &mut PartId) -> Option<()> {
     let mut buf = [0u8; 256];
     let number = crate::parse::cmdline::parse_u32(read_sysfs(&[b"/sys/class/block/", name, b"/partition"], &mut buf)?)?;
     // The sysfs link ends in …/block/vda/vda1: its second-to-last component is the disk.
-    let path = PathBuf::<96>::from_parts(&[b"/sys/class/block/", name]).ok()?;
+    let path = PathBuf::<256>::from_parts(&[b"/sys/class/block/", name]).ok()?;
     let link = fs::readlinkat(Fd::CWD, path.as_cstr(), &mut buf).ok()?;
     let disk = link.rsplit(|&b| b == b'/').nth(1)?;
     part.disk.clear();

@@ -40,7 +40,7 @@ pub struct BlockDev {
 
 impl BlockDev {
     /// `/dev/NAME`.
-    pub fn path(&self) -> PathBuf<48> {
+    pub fn path(&self) -> PathBuf<256> {
         dev_path(self.name.as_bytes())
     }
 }
@@ -324,7 +324,7 @@ fn parse_dev(text: &[u8]) -> (u32, u32) {
 }
 
 /// `/dev/NAME` (names are `Text<32>`: it always fits).
-fn dev_path(name: &[u8]) -> PathBuf<48> {
+fn dev_path(name: &[u8]) -> PathBuf<256> {
     PathBuf::from_parts(&[b"/dev/", name]).unwrap_or_default()
 }
 

@@ -57,7 +57,7 @@ impl Modules {
     /// Loads the driver of filesystem `fstype` (its `fs-TYPE` alias) before a mount, so the
     /// kernel finds it registered and need not run a modprobe helper process for it.
     pub fn load_fs(&mut self, fstype: &[u8]) {
-        if let Ok(alias) = PathBuf::<32>::from_parts(&[b"fs-", fstype]) {
+        if let Ok(alias) = PathBuf::<256>::from_parts(&[b"fs-", fstype]) {
             self.load(alias.as_bytes());
         }
     }

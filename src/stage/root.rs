@@ -88,7 +88,7 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
     let mut last = Errno::NODEV;
     loop {
         for t in types.split(|&b| b == b',').filter(|t| !t.is_empty()) {
-            let Ok(name) = PathBuf::<32>::from_parts(&[t]) else { continue };
+            let Ok(name) = PathBuf::<256>::from_parts(&[t]) else { continue };
             modules.load_fs(t);
             match mount::mount(dev, NEW_ROOT, Some(name.as_cstr()), flags, data) {
                 Ok(()) => return Ok(()),

@@ -78,7 +78,9 @@ pub fn open_kmsg() {
 
 /// Forgets /dev/kmsg (before exec: the fd would leak into the real init's table).
 pub fn close_kmsg() {
-    let fd = KMSG.swap(-1, Relaxed);
+    // A load and a store, not `swap`: one thread, and aarch64 would need an atomics helper.
+    let fd = KMSG.load(Relaxed);
+    KMSG.store(-1, Relaxed);
     if fd >= 0 {
         drop(crate::sys::OwnedFd::from_fd(Fd(fd)));
     }

@@ -212,12 +212,17 @@ pub fn log(t: &'static [u8], a: &[u8], b: &[u8], n: u64) {
 /// The line of [`log`].
 fn format(level: u8, t: &[u8], a: &[u8], b: &[u8], n: u64) -> Line {
     let mut line = Line::at(level);
-    let mut next = [a, b].into_iter();
+    // The strings still to print, in order.
+    let (mut a, mut b) = (a, b);
     let mut rest = t.get(3..).unwrap_or(&[]);
     while let Some(at) = rest.iter().position(|&c| c == b'%') {
         line.s(&rest[..at]);
         match rest.get(at + 1) {
-            Some(b's') => line.s(next.next().unwrap_or(b"")),
+            Some(b's') => {
+                line.s(a);
+                (a, b) = (b, b"");
+                &mut line
+            }
             Some(b'n') => line.n(n),
             Some(b'e') => line.errno(Errno(n as u16)),
             // `%%`, the only other use of `%` in a template.

@@ -128,7 +128,7 @@ pub fn pick_init(root: fs::Fd, init: Option<&[u8]>) -> Result<PathBuf<256>, Repo
         let checked = PathBuf::<256>::from_parts(&[init]).and_then(|path| check_executable(root, path.as_cstr()).map(|()| path));
         return checked.map_err(|e| crate::report(b"init", init, e));
     }
-    for candidate in DEFAULT_INITS {
+    for &candidate in &DEFAULT_INITS {
         if check_executable(root, candidate).is_ok() {
             return Ok(PathBuf::from_parts(&[candidate.to_bytes()]).unwrap_or_default());
         }

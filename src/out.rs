@@ -55,7 +55,7 @@ pub fn open_console() {
         // plain copy replaces it: dup3 cannot copy a descriptor onto itself.
         fd.leak();
     };
-    for target in [Fd::STDIN, Fd::STDOUT, Fd::STDERR] {
+    for &target in &[Fd::STDIN, Fd::STDOUT, Fd::STDERR] {
         // Failure leaves that descriptor as it was: nothing better to point it at.
         let _ = fs::dup2(console.fd(), target);
     }

@@ -55,7 +55,7 @@ pub fn open_console() {
         // plain copy replaces it: dup3 cannot copy a descriptor onto itself.
         fd.leak();
     };
-    for target in [Fd::STDIN, Fd::STDOUT, Fd::STDERR] {
+    for &target in &[Fd::STDIN, Fd::STDOUT, Fd::STDERR] {
         // Failure leaves that descriptor as it was: nothing better to point it at.
         let _ = fs::dup2(console.fd(), target);
     }
@@ -78,7 +78,9 @@ pub fn open_kmsg() {
 
 /// Forgets /dev/kmsg (before exec: the fd would leak into the real init's table).
 pub fn close_kmsg() {
-    let fd = KMSG.swap(-1, Relaxed);
+    // A load and a store, not `swap`: one thread, and aarch64 would need an atomics helper.
+    let fd = KMSG.load(Relaxed);
+    KMSG.store(-1, Relaxed);
     if fd >= 0 {
         drop(crate::sys::OwnedFd::from_fd(Fd(fd)));
     }
@@ -90,17 +92,21 @@ const PIECE_MAX: usize = 200;
 
 /// One message under construction: `Line::info().s(b"root ").s(spec).emit()`.
 pub struct Line {
-    level: Level,
+    /// A [`Level`]'s number, as the `<L>` prefix and a template carry it.
+    level: u8,
     buf: [u8; LINE_MAX],
     len: usize,
 }
 
 impl Line {
     pub fn new(level: Level) -> Line {
+        Line::at(level as u8)
+    }
+    fn at(level: u8) -> Line {
         let mut l = Line { level, buf: [0; LINE_MAX], len: 0 };
         // "<L>" for kmsg, stripped for the console.
-        l.s(&[b'<', b'0' + level as u8, b'>']).s(b"rdinit: ");
-        if level == Level::Debug {
+        l.s(&[b'<', b'0' + level, b'>']).s(b"rdinit: ");
+        if level == Level::Debug as u8 {
             let now = crate::sys::process::boottime_ms().saturating_sub(START_MS.load(Relaxed));
             l.s(b"[").n(now).s(b" ms] ");
         }
@@ -147,7 +153,7 @@ impl Line {
     }
 
     pub fn emit(&mut self) {
-        if self.level as u8 > SHOW.load(Relaxed) {
+        if self.level > SHOW.load(Relaxed) {
             return;
         }
         self.buf[self.len] = b'\n';
@@ -155,7 +161,7 @@ impl Line {
         let kmsg = KMSG.load(Relaxed);
         let mut echoed = false;
         if kmsg >= 0 && fs::write(Fd(kmsg), record).is_ok() {
-            echoed = (self.level as u8) < CONSOLE_LEVEL.load(Relaxed);
+            echoed = self.level < CONSOLE_LEVEL.load(Relaxed);
         }
         if !echoed {
             // Console write errors have nowhere to be reported.
@@ -205,13 +211,18 @@ pub fn log(t: &'static [u8], a: &[u8], b: &[u8], n: u64) {
 
 /// The line of [`log`].
 fn format(level: u8, t: &[u8], a: &[u8], b: &[u8], n: u64) -> Line {
-    let mut line = Line::new(if level <= 3 { Level::Err } else if level == 4 { Level::Warn } else if level == 6 { Level::Info } else { Level::Debug });
-    let mut next = [a, b].into_iter();
+    let mut line = Line::at(level);
+    // The strings still to print, in order.
+    let (mut a, mut b) = (a, b);
     let mut rest = t.get(3..).unwrap_or(&[]);
     while let Some(at) = rest.iter().position(|&c| c == b'%') {
         line.s(&rest[..at]);
         match rest.get(at + 1) {
-            Some(b's') => line.s(next.next().unwrap_or(b"")),
+            Some(b's') => {
+                line.s(a);
+                (a, b) = (b, b"");
+                &mut line
+            }
             Some(b'n') => line.n(n),
             Some(b'e') => line.errno(Errno(n as u16)),
             // `%%`, the only other use of `%` in a template.

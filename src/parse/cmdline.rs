@@ -243,31 +243,37 @@ enum Key {
     SlaxFlags,
 }
 
-const KEYS: [(&[u8], Key); 20] = [
-    (b"root", Key::Root),
-    (b"rootfstype", Key::RootFsType),
-    (b"rootflags", Key::RootFlags),
-    (b"ro", Key::Ro),
-    (b"rw", Key::Rw),
-    (b"rootwait", Key::RootWait),
-    (b"rootdelay", Key::RootDelay),
-    (b"init", Key::Init),
-    (b"panic", Key::Panic),
-    (b"quiet", Key::Quiet),
-    (b"debug", Key::Debug),
-    (b"from", Key::From),
-    (b"live", Key::Live),
-    (b"load", Key::Load),
-    (b"noload", Key::NoLoad),
-    (b"changes", Key::Changes),
-    (b"toram", Key::Toram),
-    (b"perch", Key::Perch),
-    (b"modules", Key::Modules),
-    (b"slax.flags", Key::SlaxFlags),
+/// The names, in the order of `KEYS` (two tables pack tighter than one of pairs).
+const KEY_NAMES: [&[u8]; 20] = [
+    b"root", b"rootfstype", b"rootflags", b"ro", b"rw", b"rootwait", b"rootdelay", b"init",
+    b"panic", b"quiet", b"debug", b"from", b"live", b"load", b"noload", b"changes", b"toram",
+    b"perch", b"modules", b"slax.flags",
+];
+const KEYS: [Key; 20] = [
+    Key::Root,
+    Key::RootFsType,
+    Key::RootFlags,
+    Key::Ro,
+    Key::Rw,
+    Key::RootWait,
+    Key::RootDelay,
+    Key::Init,
+    Key::Panic,
+    Key::Quiet,
+    Key::Debug,
+    Key::From,
+    Key::Live,
+    Key::Load,
+    Key::NoLoad,
+    Key::Changes,
+    Key::Toram,
+    Key::Perch,
+    Key::Modules,
+    Key::SlaxFlags,
 ];
 
 fn key(name: &[u8]) -> Option<Key> {
-    KEYS.iter().find(|(k, _)| *k == name).map(|&(_, k)| k)
+    KEY_NAMES.iter().position(|k| *k == name).and_then(|i| KEYS.get(i)).copied()
 }
 
 /// Reads the boot settings from `line`; a bad number keeps the earlier value and is listed.

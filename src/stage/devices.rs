@@ -40,7 +40,7 @@ pub struct BlockDev {
 
 impl BlockDev {
     /// `/dev/NAME`.
-    pub fn path(&self) -> PathBuf<48> {
+    pub fn path(&self) -> PathBuf<256> {
         dev_path(self.name.as_bytes())
     }
 }
@@ -72,13 +72,12 @@ impl Devices {
     pub fn coldplug(&mut self) {
         let Ok(mut buses) = Dir::open(c"/sys/bus") else { return };
         while let Ok(Some(bus)) = buses.next_entry() {
-            let Ok(dir) = PathBuf::<96>::from_parts(&[b"/sys/bus/", bus.name(), b"/devices"]) else { continue };
+            let Ok(dir) = PathBuf::<256>::from_parts(&[b"/sys/bus/", bus.name(), b"/devices"]) else { continue };
             let Ok(mut devs) = Dir::open(dir.as_cstr()) else { continue };
             while let Ok(Some(dev)) = devs.next_entry() {
-                let Ok(file) = PathBuf::<256>::from_parts(&[dir.as_bytes(), b"/", dev.name(), b"/modalias"]) else { continue };
                 let mut buf = [0u8; 256];
-                if let Ok(text) = fs::read_file(Fd::CWD, file.as_cstr(), &mut buf) {
-                    self.modules.load(text.strip_suffix(b"\n").unwrap_or(text));
+                if let Some(alias) = read_sysfs(&[dir.as_bytes(), b"/", dev.name(), b"/modalias"], &mut buf) {
+                    self.modules.load(alias);
                 }
             }
         }
@@ -94,9 +93,8 @@ impl Devices {
     pub fn scan(&mut self) {
         let Ok(mut dir) = Dir::open(c"/sys/class/block") else { return };
         while let Ok(Some(entry)) = dir.next_entry() {
-            let Ok(path) = PathBuf::<96>::from_parts(&[b"/sys/class/block/", entry.name(), b"/dev"]) else { continue };
             let mut buf = [0u8; 24];
-            let Ok(text) = fs::read_file(Fd::CWD, path.as_cstr(), &mut buf) else { continue };
+            let Some(text) = read_sysfs(&[b"/sys/class/block/", entry.name(), b"/dev"], &mut buf) else { continue };
             let (major, minor) = parse_dev(text);
             self.add(entry.name(), major, minor, false);
         }
@@ -310,9 +308,15 @@ pub fn spec_text<'a>(spec: &DeviceSpec<'a>) -> &'a [u8] {
     }
 }
 
+/// The sysfs file `parts` name, without its newline; `None` if it cannot be read.
+fn read_sysfs<'a>(parts: &[&[u8]], buf: &'a mut [u8]) -> Option<&'a [u8]> {
+    let path = PathBuf::<256>::from_parts(parts).ok()?;
+    let text = fs::read_file(Fd::CWD, path.as_cstr(), buf).ok()?;
+    Some(text.strip_suffix(b"\n").unwrap_or(text))
+}
+
 /// `MAJ:MIN` from a sysfs `dev` file.
 fn parse_dev(text: &[u8]) -> (u32, u32) {
-    let text = text.strip_suffix(b"\n").unwrap_or(text);
     let colon = text.iter().position(|&b| b == b':').unwrap_or(text.len());
     let (major, minor) = text.split_at(colon);
     let number = |s: &[u8]| crate::parse::cmdline::parse_u32(s).unwrap_or(0);
@@ -320,7 +324,7 @@ fn parse_dev(text: &[u8]) -> (u32, u32) {
 }
 
 /// `/dev/NAME` (names are `Text<32>`: it always fits).
-fn dev_path(name: &[u8]) -> PathBuf<48> {
+fn dev_path(name: &[u8]) -> PathBuf<256> {
     PathBuf::from_parts(&[b"/dev/", name]).unwrap_or_default()
 }
 
@@ -336,12 +340,10 @@ fn partition_id(name: &[u8], part: &mut PartId) -> Option<()> {
     part.number = 0;
     part.partuuid.clear();
     part.partlabel.clear();
-    let mut path = PathBuf::<96>::from_parts(&[b"/sys/class/block/", name, b"/partition"]).ok()?;
     let mut buf = [0u8; 256];
-    let text = fs::read_file(Fd::CWD, path.as_cstr(), &mut buf).ok()?;
-    let number = crate::parse::cmdline::parse_u32(text.strip_suffix(b"\n").unwrap_or(text))?;
+    let number = crate::parse::cmdline::parse_u32(read_sysfs(&[b"/sys/class/block/", name, b"/partition"], &mut buf)?)?;
     // The sysfs link ends in …/block/vda/vda1: its second-to-last component is the disk.
-    path.truncate(path.len() - b"/partition".len());
+    let path = PathBuf::<256>::from_parts(&[b"/sys/class/block/", name]).ok()?;
     let link = fs::readlinkat(Fd::CWD, path.as_cstr(), &mut buf).ok()?;
     let disk = link.rsplit(|&b| b == b'/').nth(1)?;
     part.disk.clear();

@@ -17,7 +17,7 @@ const API_MOUNTS: [(&CStr, &CStr, u32, Option<&CStr>); 4] = [
 ];
 
 pub fn mount_api_filesystems() {
-    for (fstype, target, flags, data) in API_MOUNTS {
+    for &(fstype, target, flags, data) in &API_MOUNTS {
         // The packer creates these directories; mkdir covers hand-made images.
         let _ = fs::mkdir(target, 0o755);
         if let Err(e) = mount(fstype, target, Some(fstype), flags, data) {

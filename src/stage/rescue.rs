@@ -1,6 +1,6 @@
 //! The failure path: a rescue shell when the image has one, else what `panic=` asks.
 use super::Boot;
-use crate::sys::fs::{self, Fd, O_NOCTTY, O_RDWR};
+use crate::sys::fs::{self, Fd};
 use crate::sys::process::{self, RebootCmd};
 use crate::sys::start::Argv;
 use core::sync::atomic::{AtomicI32, Ordering::Relaxed};
@@ -64,12 +64,10 @@ fn reboot_now() -> ! {
 /// The forked child: a session leader with the console as controlling tty, so ^C works.
 fn shell_child(boot: Option<&Boot>) -> ! {
     let _ = process::setsid();
-    if let Ok(tty) = fs::open(c"/dev/console", O_RDWR | O_NOCTTY) {
-        let _ = process::set_controlling_tty(tty.fd());
-        for target in [Fd::STDIN, Fd::STDOUT, Fd::STDERR] {
-            let _ = fs::dup2(tty.fd(), target);
-        }
-    }
+    // A fresh console on 0, 1 and 2 (as after the switch), then made the controlling tty;
+    // failing that, the shell still runs, only without job control.
+    crate::out::open_console();
+    let _ = process::set_controlling_tty(Fd::STDIN);
     let mut argv = Argv::new();
     argv.push(c"sh");
     let envp = boot.map_or(core::ptr::null(), |b| b.args.envp());

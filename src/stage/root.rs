@@ -88,7 +88,7 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
     let mut last = Errno::NODEV;
     loop {
         for t in types.split(|&b| b == b',').filter(|t| !t.is_empty()) {
-            let Ok(name) = PathBuf::<32>::from_parts(&[t]) else { continue };
+            let Ok(name) = PathBuf::<256>::from_parts(&[t]) else { continue };
             modules.load_fs(t);
             match mount::mount(dev, NEW_ROOT, Some(name.as_cstr()), flags, data) {
                 Ok(()) => return Ok(()),
@@ -125,13 +125,10 @@ fn find_init(cfg: &crate::parse::cmdline::BootConfig) -> Result<PathBuf<256>, Re
 /// `init` if given and executable inside `root`, else the first default that is.
 pub fn pick_init(root: fs::Fd, init: Option<&[u8]>) -> Result<PathBuf<256>, Reported> {
     if let Some(init) = init {
-        let path = PathBuf::<256>::from_parts(&[init]).map_err(|e| crate::report(b"init", init, e))?;
-        return match check_executable(root, path.as_cstr()) {
-            Ok(()) => Ok(path),
-            Err(e) => Err(crate::report(b"init", init, e)),
-        };
+        let checked = PathBuf::<256>::from_parts(&[init]).and_then(|path| check_executable(root, path.as_cstr()).map(|()| path));
+        return checked.map_err(|e| crate::report(b"init", init, e));
     }
-    for candidate in DEFAULT_INITS {
+    for &candidate in &DEFAULT_INITS {
         if check_executable(root, candidate).is_ok() {
             return Ok(PathBuf::from_parts(&[candidate.to_bytes()]).unwrap_or_default());
         }
@@ -193,7 +190,11 @@ fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
 
 /// Execs `init` with the kernel's init arguments; on failure the rest of the default list.
 pub fn exec_init(boot: &Boot, init: &CStr) -> Reported {
-    let mut tried_default = false;
+    // Like the kernel: a failed init= is reported, not silently replaced.
+    let mut rest: &[&CStr] = match boot.cfg.init {
+        Some(_) => &[],
+        None => DEFAULT_INITS.iter().position(|c| *c == init).map_or(&[], |i| &DEFAULT_INITS[i + 1..]),
+    };
     let mut current = init;
     loop {
         info!("exec %s", current.to_bytes());
@@ -210,16 +211,9 @@ pub fn exec_init(boot: &Boot, init: &CStr) -> Reported {
         let e = process::execve(current, argv.as_ptr(), boot.args.envp());
         crate::out::open_kmsg();
         crate::report(b"exec", current.to_bytes(), e);
-        if boot.cfg.init.is_some() && !tried_default {
-            // Like the kernel: a failed init= is reported, not silently replaced.
-            return Reported;
-        }
-        tried_default = true;
-        let next = DEFAULT_INITS.iter().skip_while(|c| c.to_bytes() != current.to_bytes()).nth(1);
-        match next {
-            Some(n) => current = n,
-            None => return Reported,
-        }
+        let Some((next, tail)) = rest.split_first() else { return Reported };
+        current = next;
+        rest = tail;
     }
 }
 

@@ -34,7 +34,7 @@ pub fn past_point_of_no_return() -> bool {
 /// (the new root may be read-only and lack /run). This is the point of no return.
 pub fn move_api_mounts(new_root: &[u8]) {
     PAST_NO_RETURN.store(true, Relaxed);
-    for src in MOVED_MOUNTS {
+    for &src in &MOVED_MOUNTS {
         let Ok(target) = PathBuf::<256>::from_parts(&[new_root, src.to_bytes()]) else { continue };
         if let Err(e) = mount::mount(src, target.as_cstr(), None, MS_MOVE, None) {
             warning!("move %s to %s: %e; detaching it", src.to_bytes(), target.as_bytes(); e);

@@ -462,6 +462,15 @@ impl Ops for System {
     }
 
     fn remount_ro(&mut self, path: &CStr) -> Result<(), Errno> {
+        // Data the disk refused to take (EIO from a failing disk) is lost, and sync(2), the
+        // remount and the unmount all succeed: only syncfs(2) tells, once per filesystem.
+        match bounded(&|| fs::open(path, O_RDONLY).and_then(|fd| fs::syncfs(fd.fd()))) {
+            Err(Errno::TIMEDOUT) => return Err(Errno::TIMEDOUT),
+            Err(e) => {
+                crate::report(b"shutdown: data lost, write-back failed on", path.to_bytes(), e);
+            }
+            Ok(()) => {}
+        }
         bounded(&|| mount::mount(c"none", path, None, MS_REMOUNT | MS_RDONLY, None))
     }
 

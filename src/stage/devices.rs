@@ -162,7 +162,12 @@ impl Devices {
         }
         let mut head = [0u8; superblock::PROBE_LEN];
         if let Some(fd) = open_dev(name) {
-            let n = fs::read_full(fd.fd(), &mut head).unwrap_or(0);
+            // A read error (a bad sector, a failing disk) is named: without this line the
+            // device would only seem to hold no known filesystem.
+            let n = fs::read_full(fd.fd(), &mut head).unwrap_or_else(|e| {
+                warning!("%s: cannot read the superblock: %e", name; e);
+                0
+            });
             dev.sb = superblock::probe(&head[..n]);
         }
         partition_id(dev.name.as_bytes(), &mut dev.part);

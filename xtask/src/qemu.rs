@@ -59,6 +59,8 @@ struct HotAdd {
     file: PathBuf,
     /// A monitor command to run instead of the hot-add.
     command: Option<String>,
+    /// Kill QEMU instead (a power cut).
+    kill: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -182,19 +184,26 @@ impl Qemu {
     }
     /// Hot-adds a virtio disk through the monitor `delay` after QEMU started.
     pub fn hot_add_disk(mut self, image: impl Into<PathBuf>, delay: Duration) -> Qemu {
-        self.hot_adds.push(HotAdd { after_line: None, delay, file: image.into(), command: None });
+        self.hot_adds.push(HotAdd { after_line: None, delay, file: image.into(), command: None, kill: false });
         self
     }
     /// Hot-adds a virtio disk `delay` after the console first shows `line` (a substring).
     pub fn hot_add_disk_after(mut self, line: &str, delay: Duration, image: impl Into<PathBuf>) -> Qemu {
-        self.hot_adds.push(HotAdd { after_line: Some(line.to_owned()), delay, file: image.into(), command: None });
+        self.hot_adds.push(HotAdd { after_line: Some(line.to_owned()), delay, file: image.into(), command: None, kill: false });
         self
     }
     /// Runs the monitor (HMP) `command` `delay` after the console first shows `line`, e.g.
     /// `block_set_io_throttle virtio1 0 0 1 0 0 0` to make a disk all but stop writing.
     pub fn monitor_after(mut self, line: &str, delay: Duration, command: &str) -> Qemu {
         let after_line = Some(line.to_owned());
-        self.hot_adds.push(HotAdd { after_line, delay, file: PathBuf::new(), command: Some(command.to_owned()) });
+        self.hot_adds.push(HotAdd { after_line, delay, file: PathBuf::new(), command: Some(command.to_owned()), kill: false });
+        self
+    }
+    /// Kills QEMU (SIGKILL: a power cut; what the guest had not handed to the disk is lost)
+    /// `delay` after the console first shows `line`; outcome [`Outcome::Stopped`].
+    pub fn kill_after(mut self, line: &str, delay: Duration) -> Qemu {
+        let after_line = Some(line.to_owned());
+        self.hot_adds.push(HotAdd { after_line, delay, file: PathBuf::new(), command: None, kill: true });
         self
     }
     /// Types `text` on the serial console [`DEFAULT_INPUT_DELAY`] after `trigger` appears
@@ -387,6 +396,10 @@ impl Qemu {
             for (i, (h, due, done)) in hot.iter_mut().enumerate() {
                 if !*done && due.is_some_and(|d| d <= now) {
                     *done = true;
+                    if h.kill {
+                        outcome = Some(Outcome::Stopped(format!("killed {:?} after {:?}", h.delay, h.after_line)));
+                        break;
+                    }
                     let m = monitor.get_or_insert_with(|| Monitor::connect(&monitor_path, &mut log.monitor));
                     let done = match &h.command {
                         Some(c) => m.command(c, &mut log.monitor).map(drop).map_err(|e| format!("monitor command {c:?}: {e}")),
@@ -396,6 +409,9 @@ impl Qemu {
                         log.harness_errors.push(e);
                     }
                 }
+            }
+            if outcome.is_some() {
+                break;
             }
             if input_due.is_some_and(|d| d <= now) {
                 input_due = None;

@@ -228,11 +228,16 @@ pub(super) fn mount_bundles(source: Fd, bundles: &Bundles, modules: &mut Modules
                 mounted += 1;
             }
             Err((why, None)) => error!("skipping bundle %s: %s", name, why),
-            Err((why, Some(e))) => error!("skipping bundle %s: %s%e (corrupt or truncated?)", name, why; e),
+            Err((MOUNT, Some(e))) => error!("skipping bundle %s: %s%e (corrupt or truncated?)", name, MOUNT; e),
+            Err((why, Some(e))) => error!("skipping bundle %s: %s%e", name, why; e),
         }
     }
     mounted
 }
+
+/// The reason of a bundle whose mount failed: the image itself is bad (a read error of the
+/// media shows as `read: EIO`).
+const MOUNT: &[u8] = b"mount: ";
 
 /// Loop-mounts bundle `c` of the directory `source` at `target` (bundles/NAME), `file`
 /// holding its path; on failure, the reason and the error behind it.
@@ -242,9 +247,10 @@ pub(super) fn mount_bundle(file: &mut Path, target: &mut Path, source: Fd, bundl
     }
     mount_image(source, file.as_cstr(), target.as_cstr(), Image::Bundle, modules).map_err(|e| match e {
         ImageError::Open(e) => (&b"open: "[..], Some(e)),
+        ImageError::Read(e) => (&b"read: "[..], Some(e)),
         ImageError::NotImage => (&b"not a squashfs or erofs image"[..], None),
         ImageError::Mkdir(e) => (&b"mkdir: "[..], Some(e)),
-        ImageError::Mount(e) => (&b"mount: "[..], Some(e)),
+        ImageError::Mount(e) => (MOUNT, Some(e)),
     })
 }
 

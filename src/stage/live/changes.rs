@@ -88,6 +88,7 @@ pub(super) fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> R
         // An image file (ext4 on FAT/exFAT/NTFS media).
         return mount_image(Fd::CWD, place.as_cstr(), c"changes", Image::Changes, &mut boot.devices.modules).map_err(|e| match e {
             ImageError::Open(_) => &b"cannot open the image read-write"[..],
+            ImageError::Read(_) => b"cannot read the image",
             ImageError::NotImage => b"the image holds no known filesystem",
             ImageError::Mkdir(_) | ImageError::Mount(_) => b"cannot mount the image",
         }).map(|()| on_media);

@@ -181,7 +181,7 @@ pub(super) fn has_bundle_files(dir: &CStr) -> bool {
 /// inside it.
 pub(super) fn mount_iso(path: &mut Path, dir_name: &[u8], modules: &mut Modules) -> Result<(), Verdict> {
     mount_image(Fd::CWD, path.as_cstr(), c"iso", Image::Iso, modules).map_err(|e| match e {
-        ImageError::Open(e) | ImageError::Mkdir(e) | ImageError::Mount(e) => Verdict::MountFailed(e),
+        ImageError::Open(e) | ImageError::Read(e) | ImageError::Mkdir(e) | ImageError::Mount(e) => Verdict::MountFailed(e),
         ImageError::NotImage => {
             warning!("%s: not a filesystem image", path.as_bytes());
             Verdict::NoDataDir

@@ -18,6 +18,8 @@ pub(super) enum Image {
 /// Why an image file could not be loop-mounted.
 pub(super) enum ImageError {
     Open(Errno),
+    /// Reading its first bytes failed (a bad sector, a pulled disk).
+    Read(Errno),
     NotImage,
     Mkdir(Errno),
     Mount(Errno),
@@ -36,7 +38,7 @@ pub(super) fn mount_image(dir: Fd, file: &CStr, target: &CStr, kind: Image, modu
         Image::Changes => 2048,
         Image::Iso => head.len(),
     };
-    let n = fs::read_full(fd.fd(), &mut head[..len]).unwrap_or(0);
+    let n = fs::read_full(fd.fd(), &mut head[..len]).map_err(ImageError::Read)?;
     let fstype = superblock::probe(&head[..n])
         .map(|sb| sb.fstype)
         .filter(|t| kind != Image::Bundle || matches!(t, FsType::Squashfs | FsType::Erofs))

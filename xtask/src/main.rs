@@ -1,4 +1,4 @@
-//! `cargo xtask setup | test | demo | bench`
+//! `cargo xtask setup | test | fuzz | demo | bench`
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -14,14 +14,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Install the Debian packages the harness needs (QEMU, kernel, busybox, image tools).
+    /// Install the Debian packages the harness needs (QEMU, kernel, busybox, image tools),
+    /// and the nightly toolchain with cargo-fuzz for the fuzz targets.
     Setup,
     /// Setup, then `cargo test --workspace --no-fail-fast`: unit tests of all crates and the
-    /// QEMU boot tests.
+    /// QEMU boot tests; then, unless arguments narrow the run, every fuzz target briefly
+    /// (`cargo xtask fuzz`).
     Test {
         /// Passed to `cargo test` (e.g. `-- root_label` to run one scenario).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Every cargo-fuzz target of fuzz/ (nightly; installs cargo-fuzz) for a while each;
+    /// fails on a crash, naming the target and the reproducer.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = xtask::fuzz::CI_SECONDS)]
+        seconds: u32,
+        /// Targets to run (default: all).
+        targets: Vec<String>,
     },
     /// Setup, build the images, boot an ext4 root with rdinit in QEMU, console shown live.
     Demo {
@@ -48,7 +59,11 @@ fn real_main() -> Result<ExitCode> {
     match Cli::parse().cmd {
         Cmd::Setup => {
             setup()?;
-            println!("xtask setup: all of {} installed", xtask::PACKAGES.join(" "));
+            xtask::fuzz::setup()?;
+            println!(
+                "xtask setup: all of {} installed",
+                xtask::PACKAGES.join(" ")
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Test { args } => {
@@ -61,11 +76,32 @@ fn real_main() -> Result<ExitCode> {
                 .args(&args)
                 .status()
                 .context("running cargo test")?;
-            Ok(match status.code() {
-                Some(0) => ExitCode::SUCCESS,
-                Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
-                None => ExitCode::FAILURE,
+            // The fuzz step runs even after a failed test: CI reports both.
+            let fuzzed = if args.is_empty() {
+                xtask::fuzz::run(&[], xtask::fuzz::CI_SECONDS)
+            } else {
+                println!(
+                    "xtask test: arguments given, fuzz targets skipped (run `cargo xtask fuzz`)"
+                );
+                Ok(())
+            };
+            Ok(match (status.code(), fuzzed) {
+                (Some(0), Ok(())) => ExitCode::SUCCESS,
+                (code, fuzzed) => {
+                    if let Err(e) = fuzzed {
+                        eprintln!("xtask: {e:#}");
+                    }
+                    ExitCode::from(
+                        code.and_then(|c| u8::try_from(c).ok())
+                            .filter(|&c| c != 0)
+                            .unwrap_or(1),
+                    )
+                }
             })
+        }
+        Cmd::Fuzz { seconds, targets } => {
+            xtask::fuzz::run(&targets, seconds)?;
+            Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo { append } => demo(&append),
         Cmd::Bench(args) => xtask::bench::run(&args),
@@ -77,17 +113,37 @@ fn demo(append: &str) -> Result<ExitCode> {
     let k = xtask::kernel();
     println!("demo: kernel {} ({})", k.release, k.vmlinuz.display());
     let t = tools();
-    println!("demo: rdinit {} ({} bytes)", t.rdinit.display(), t.rdinit.metadata()?.len());
+    println!(
+        "demo: rdinit {} ({} bytes)",
+        t.rdinit.display(),
+        t.rdinit.metadata()?.len()
+    );
     let root = fixtures::root_ext4();
-    println!("demo: root disk {} (ext4, LABEL={})", root.display(), fixtures::ROOT_LABEL);
+    println!(
+        "demo: root disk {} (ext4, LABEL={})",
+        root.display(),
+        fixtures::ROOT_LABEL
+    );
     let initrd = fixtures::initrd();
-    println!("demo: initramfs {} ({} bytes)", initrd.display(), initrd.metadata()?.len());
+    println!(
+        "demo: initramfs {} ({} bytes)",
+        initrd.display(),
+        initrd.metadata()?.len()
+    );
     let params = format!("root=LABEL={} debug {append}", fixtures::ROOT_LABEL);
     println!("demo: booting with `{params}`\n");
-    let log = Qemu::new("demo", &initrd).disk(&root).append(&params).live(true).run();
+    let log = Qemu::new("demo", &initrd)
+        .disk(&root)
+        .append(&params)
+        .live(true)
+        .run();
     println!();
     summary(&log);
-    Ok(if log.contains("PROBE done") { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if log.contains("PROBE done") {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn summary(log: &BootLog) {
@@ -105,15 +161,33 @@ fn summary(log: &BootLog) {
         println!("KERNEL PANIC: {p}");
     }
     let rd = log.rdinit_lines();
-    println!("rdinit printed {} lines; last: {}", rd.len(), rd.last().copied().unwrap_or("-"));
+    println!(
+        "rdinit printed {} lines; last: {}",
+        rd.len(),
+        rd.last().copied().unwrap_or("-")
+    );
     for key in ["pid", "root", "initramfs-gone", "uptime"] {
         println!("probe {key}: {}", log.probe(key).unwrap_or("(none)"));
     }
-    let mounts: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("PROBE mount ")).collect();
-    println!("probe mounts: {}", if mounts.is_empty() { "(none)".into() } else { mounts.join(", ") });
+    let mounts: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.strip_prefix("PROBE mount "))
+        .collect();
+    println!(
+        "probe mounts: {}",
+        if mounts.is_empty() {
+            "(none)".into()
+        } else {
+            mounts.join(", ")
+        }
+    );
     println!(
         "result: {}",
-        if log.contains("PROBE done") { "rdinit switched to the real root" } else { "the probe init did not finish" }
+        if log.contains("PROBE done") {
+            "rdinit switched to the real root"
+        } else {
+            "the probe init did not finish"
+        }
     );
     println!("full log: target/boot-images/logs/demo.log");
 }

@@ -20,6 +20,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(within(text, m));
     }
     // Resolution is exactly the aliases whose pattern matches, in file order.
-    let expected: Vec<&[u8]> = modules::aliases(text).filter(|a| pattern::glob(a.pattern, name)).map(|a| a.module).collect();
+    let expected: Vec<&[u8]> =
+        modules::aliases(text).filter(|a| pattern::glob(a.pattern, name)).map(|a| a.module).collect();
     assert_eq!(resolved, expected);
 });

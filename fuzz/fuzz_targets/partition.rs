@@ -41,7 +41,11 @@ fn fix_crcs(head: &mut [u8], sector: usize, fix_table: bool) {
 fn is_uuid(t: &[u8]) -> bool {
     t.len() == 36
         && t.iter().enumerate().all(|(i, &c)| {
-            if matches!(i, 8 | 13 | 18 | 23) { c == b'-' } else { c.is_ascii_digit() || (b'a'..=b'f').contains(&c) }
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == b'-'
+            } else {
+                c.is_ascii_digit() || (b'a'..=b'f').contains(&c)
+            }
         })
 }
 

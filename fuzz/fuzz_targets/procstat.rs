@@ -24,7 +24,8 @@ fuzz_target!(|data: &[u8]| {
         more.extend_from_slice(b"\n");
         more.extend_from_slice(key);
         more.extend_from_slice(b": 77 kB\n");
-        let found_before = meminfo.split(|&c| c == b'\n').any(|l| l.strip_prefix(key).is_some_and(|r| r.first() == Some(&b':')));
+        let found_before =
+            meminfo.split(|&c| c == b'\n').any(|l| l.strip_prefix(key).is_some_and(|r| r.first() == Some(&b':')));
         assert_eq!(procstat::meminfo_kb(&more, key), if found_before { kb } else { 77 });
     }
 });

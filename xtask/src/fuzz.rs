@@ -40,14 +40,7 @@ pub fn targets() -> Result<Vec<String>> {
     let dir = fuzz_dir().join("fuzz_targets");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
-        .filter_map(|e| {
-            e.ok()?
-                .file_name()
-                .into_string()
-                .ok()?
-                .strip_suffix(".rs")
-                .map(str::to_owned)
-        })
+        .filter_map(|e| e.ok()?.file_name().into_string().ok()?.strip_suffix(".rs").map(str::to_owned))
         .collect();
     names.sort();
     Ok(names)
@@ -58,24 +51,14 @@ pub fn targets() -> Result<Vec<String>> {
 fn nightly_cargo() -> Command {
     let mut c = Command::new("cargo");
     c.arg("+nightly");
-    for v in [
-        "CARGO",
-        "RUSTC",
-        "RUSTDOC",
-        "RUSTUP_TOOLCHAIN",
-        "RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-    ] {
+    for v in ["CARGO", "RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN", "RUSTFLAGS", "CARGO_TARGET_DIR"] {
         c.env_remove(v);
     }
     c
 }
 
 fn succeeds(cmd: &mut Command) -> bool {
-    cmd.stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    cmd.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
 /// Installs the nightly toolchain and cargo-fuzz when missing (cargo-fuzz only drives
@@ -92,9 +75,7 @@ pub fn setup() -> Result<()> {
         }
     }
     let version = nightly_cargo().args(["fuzz", "--version"]).output();
-    let have = version
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
+    let have = version.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
     if have != format!("cargo-fuzz {CARGO_FUZZ_VERSION}") {
         eprintln!(
             "xtask fuzz: installing cargo-fuzz {CARGO_FUZZ_VERSION} (found: {})",
@@ -103,13 +84,7 @@ pub fn setup() -> Result<()> {
         let status = Command::new("cargo")
             .env_remove("CARGO")
             .env_remove("RUSTC")
-            .args([
-                "install",
-                "cargo-fuzz",
-                "--locked",
-                "--version",
-                CARGO_FUZZ_VERSION,
-            ])
+            .args(["install", "cargo-fuzz", "--locked", "--version", CARGO_FUZZ_VERSION])
             .status()
             .context("running cargo install cargo-fuzz")?;
         if !status.success() {
@@ -135,9 +110,7 @@ pub fn build() -> Result<()> {
 
 /// The last line of `log` that starts with one of `prefixes`.
 fn last_line<'a>(log: &'a str, prefixes: &[&str]) -> Option<&'a str> {
-    log.lines()
-        .rev()
-        .find(|l| prefixes.iter().any(|p| l.contains(p)))
+    log.lines().rev().find(|l| prefixes.iter().any(|p| l.contains(p)))
 }
 
 /// Runs one target for `seconds`: its working corpus is `fuzz/corpus/TARGET` (not kept in
@@ -149,17 +122,13 @@ pub fn run_target(target: &str, seconds: u32) -> Result<TargetRun> {
     let seeds = dir.join("seeds").join(target);
     let logs = dir.join("logs");
     if !seeds.is_dir() {
-        bail!(
-            "fuzz target {target} has no seed corpus {} (fuzz/seeds/make.py writes them)",
-            seeds.display()
-        );
+        bail!("fuzz target {target} has no seed corpus {} (fuzz/seeds/make.py writes them)", seeds.display());
     }
     for d in [&corpus, &logs] {
         std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
     }
     let log_path = logs.join(format!("{target}.log"));
-    let log_file = std::fs::File::create(&log_path)
-        .with_context(|| format!("cannot create {}", log_path.display()))?;
+    let log_file = std::fs::File::create(&log_path).with_context(|| format!("cannot create {}", log_path.display()))?;
     let status = nightly_cargo()
         .current_dir(workspace())
         .args(["fuzz", "run"])
@@ -177,14 +146,8 @@ pub fn run_target(target: &str, seconds: u32) -> Result<TargetRun> {
         .context("running cargo fuzz run")?;
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     if status.success() {
-        let done = last_line(&log, &["DONE"])
-            .unwrap_or("(no DONE line)")
-            .trim();
-        return Ok(TargetRun {
-            target: target.into(),
-            ok: true,
-            summary: done.into(),
-        });
+        let done = last_line(&log, &["DONE"]).unwrap_or("(no DONE line)").trim();
+        return Ok(TargetRun { target: target.into(), ok: true, summary: done.into() });
     }
     // libFuzzer: "Test unit written to fuzz/artifacts/T/crash-…"; the message before it
     // says what failed (a panic's message, "deadly signal", "timeout").
@@ -194,15 +157,8 @@ pub fn run_target(target: &str, seconds: u32) -> Result<TargetRun> {
     // A panic (a failed property) names itself on the line after `panicked at`.
     let lines: Vec<&str> = log.lines().collect();
     let why = match lines.iter().position(|l| l.contains("panicked at")) {
-        Some(i) => format!(
-            "{} {}",
-            lines[i].trim(),
-            lines.get(i + 1).map_or("", |l| l.trim())
-        ),
-        None => last_line(&log, &["ERROR: libFuzzer:", "==ERROR:"])
-            .unwrap_or("")
-            .trim()
-            .to_owned(),
+        Some(i) => format!("{} {}", lines[i].trim(), lines.get(i + 1).map_or("", |l| l.trim())),
+        None => last_line(&log, &["ERROR: libFuzzer:", "==ERROR:"]).unwrap_or("").trim().to_owned(),
     };
     let summary = match &artifact {
         Some(a) => format!(
@@ -214,11 +170,7 @@ pub fn run_target(target: &str, seconds: u32) -> Result<TargetRun> {
         ),
         None => format!("({status}, {why}); log {}", log_path.display()),
     };
-    Ok(TargetRun {
-        target: target.into(),
-        ok: false,
-        summary,
-    })
+    Ok(TargetRun { target: target.into(), ok: false, summary })
 }
 
 /// Runs `targets` (all when empty) for `seconds` each, one at a time; prints one line per
@@ -232,21 +184,12 @@ pub fn run(targets_wanted: &[String], seconds: u32) -> Result<()> {
             bail!("no fuzz target '{t}' (targets: {})", all.join(", "));
         }
     }
-    let chosen = if targets_wanted.is_empty() {
-        all
-    } else {
-        targets_wanted.to_vec()
-    };
+    let chosen = if targets_wanted.is_empty() { all } else { targets_wanted.to_vec() };
     build()?;
     let mut failed = Vec::new();
     for t in &chosen {
         let r = run_target(t, seconds)?;
-        println!(
-            "fuzz {}: {} {}",
-            r.target,
-            if r.ok { "ok" } else { "FAILED" },
-            r.summary
-        );
+        println!("fuzz {}: {} {}", r.target, if r.ok { "ok" } else { "FAILED" }, r.summary);
         if !r.ok {
             failed.push(r.target);
         }

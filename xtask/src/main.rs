@@ -60,10 +60,7 @@ fn real_main() -> Result<ExitCode> {
         Cmd::Setup => {
             setup()?;
             xtask::fuzz::setup()?;
-            println!(
-                "xtask setup: all of {} installed",
-                xtask::PACKAGES.join(" ")
-            );
+            println!("xtask setup: all of {} installed", xtask::PACKAGES.join(" "));
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Test { args } => {
@@ -80,23 +77,16 @@ fn real_main() -> Result<ExitCode> {
             let fuzzed = if args.is_empty() {
                 xtask::fuzz::run(&[], xtask::fuzz::CI_SECONDS)
             } else {
-                println!(
-                    "xtask test: arguments given, fuzz targets skipped (run `cargo xtask fuzz`)"
-                );
+                println!("xtask test: arguments given, fuzz targets skipped (run `cargo xtask fuzz`)");
                 Ok(())
             };
+            if let Err(e) = &fuzzed {
+                eprintln!("xtask: {e:#}");
+            }
             Ok(match (status.code(), fuzzed) {
                 (Some(0), Ok(())) => ExitCode::SUCCESS,
-                (code, fuzzed) => {
-                    if let Err(e) = fuzzed {
-                        eprintln!("xtask: {e:#}");
-                    }
-                    ExitCode::from(
-                        code.and_then(|c| u8::try_from(c).ok())
-                            .filter(|&c| c != 0)
-                            .unwrap_or(1),
-                    )
-                }
+                (Some(c), _) if c != 0 => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+                _ => ExitCode::FAILURE,
             })
         }
         Cmd::Fuzz { seconds, targets } => {
@@ -113,37 +103,17 @@ fn demo(append: &str) -> Result<ExitCode> {
     let k = xtask::kernel();
     println!("demo: kernel {} ({})", k.release, k.vmlinuz.display());
     let t = tools();
-    println!(
-        "demo: rdinit {} ({} bytes)",
-        t.rdinit.display(),
-        t.rdinit.metadata()?.len()
-    );
+    println!("demo: rdinit {} ({} bytes)", t.rdinit.display(), t.rdinit.metadata()?.len());
     let root = fixtures::root_ext4();
-    println!(
-        "demo: root disk {} (ext4, LABEL={})",
-        root.display(),
-        fixtures::ROOT_LABEL
-    );
+    println!("demo: root disk {} (ext4, LABEL={})", root.display(), fixtures::ROOT_LABEL);
     let initrd = fixtures::initrd();
-    println!(
-        "demo: initramfs {} ({} bytes)",
-        initrd.display(),
-        initrd.metadata()?.len()
-    );
+    println!("demo: initramfs {} ({} bytes)", initrd.display(), initrd.metadata()?.len());
     let params = format!("root=LABEL={} debug {append}", fixtures::ROOT_LABEL);
     println!("demo: booting with `{params}`\n");
-    let log = Qemu::new("demo", &initrd)
-        .disk(&root)
-        .append(&params)
-        .live(true)
-        .run();
+    let log = Qemu::new("demo", &initrd).disk(&root).append(&params).live(true).run();
     println!();
     summary(&log);
-    Ok(if log.contains("PROBE done") {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if log.contains("PROBE done") { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn summary(log: &BootLog) {
@@ -161,33 +131,15 @@ fn summary(log: &BootLog) {
         println!("KERNEL PANIC: {p}");
     }
     let rd = log.rdinit_lines();
-    println!(
-        "rdinit printed {} lines; last: {}",
-        rd.len(),
-        rd.last().copied().unwrap_or("-")
-    );
+    println!("rdinit printed {} lines; last: {}", rd.len(), rd.last().copied().unwrap_or("-"));
     for key in ["pid", "root", "initramfs-gone", "uptime"] {
         println!("probe {key}: {}", log.probe(key).unwrap_or("(none)"));
     }
-    let mounts: Vec<&str> = log
-        .lines()
-        .filter_map(|l| l.strip_prefix("PROBE mount "))
-        .collect();
-    println!(
-        "probe mounts: {}",
-        if mounts.is_empty() {
-            "(none)".into()
-        } else {
-            mounts.join(", ")
-        }
-    );
+    let mounts: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("PROBE mount ")).collect();
+    println!("probe mounts: {}", if mounts.is_empty() { "(none)".into() } else { mounts.join(", ") });
     println!(
         "result: {}",
-        if log.contains("PROBE done") {
-            "rdinit switched to the real root"
-        } else {
-            "the probe init did not finish"
-        }
+        if log.contains("PROBE done") { "rdinit switched to the real root" } else { "the probe init did not finish" }
     );
     println!("full log: target/boot-images/logs/demo.log");
 }

@@ -12,6 +12,7 @@
 //! - [`Qemu`] boots one machine (TCG only) and returns its [`BootLog`]; at most
 //!   [`max_parallel_qemus`] run at once, across processes.
 //! - [`fixtures`] are the images the boot scenarios share.
+//! - [`fuzz`] runs the cargo-fuzz targets of `fuzz/`.
 //!
 //! Harness functions that return paths panic with a full explanation when something cannot
 //! be built: they are meant for tests.
@@ -21,6 +22,7 @@ pub mod bench;
 mod debian;
 mod cache;
 pub mod fixtures;
+pub mod fuzz;
 mod images;
 mod kernel;
 pub mod live_fixtures;

@@ -1,4 +1,4 @@
-//! `cargo xtask setup | build | test | demo | bench`
+//! `cargo xtask setup | build | test | fuzz | demo | bench`
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -15,7 +15,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Install the Debian packages the harness needs (QEMU, kernel, busybox, image tools).
+    /// Install the Debian packages the harness needs (QEMU, kernel, busybox, image tools),
+    /// and the nightly toolchain with cargo-fuzz for the fuzz targets.
     Setup,
     /// Build the init for one architecture and print the binary's path (with --strip, a
     /// stripped copy's). x86_64 uses the installed toolchain; aarch64, armv7 (Thumb-2) and
@@ -34,11 +35,20 @@ enum Cmd {
     },
     /// Setup, then `cargo test --workspace --no-fail-fast`: unit tests of all crates and the
     /// QEMU boot tests; without arguments, the x86_64 boot and live tests again on trixie's
-    /// kernel.
+    /// kernel, then every fuzz target briefly (`cargo xtask fuzz`).
     Test {
         /// Passed to `cargo test` (e.g. `-- root_label` to run one scenario).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+    /// Every cargo-fuzz target of fuzz/ (nightly; installs cargo-fuzz) for a while each;
+    /// fails on a crash, naming the target and the reproducer.
+    Fuzz {
+        /// Seconds per target.
+        #[arg(long, default_value_t = xtask::fuzz::CI_SECONDS)]
+        seconds: u32,
+        /// Targets to run (default: all).
+        targets: Vec<String>,
     },
     /// Setup, build the images, boot an ext4 root with rdinit in QEMU, console shown live.
     Demo {
@@ -77,6 +87,7 @@ fn real_main() -> Result<ExitCode> {
     match Cli::parse().cmd {
         Cmd::Setup => {
             setup()?;
+            xtask::fuzz::setup()?;
             println!("xtask setup: all of {} installed", xtask::PACKAGES.join(" "));
             Ok(ExitCode::SUCCESS)
         }
@@ -84,12 +95,20 @@ fn real_main() -> Result<ExitCode> {
             setup()?;
             // Every crate's tests run even when an earlier test binary failed.
             let mut ok = cargo_test(&["--workspace", "--no-fail-fast"], &args, None)?;
-            // The whole run (no filter) boots the x86_64 root= and live suites a second time
-            // on trixie's 6.12 kernel (.ko.xz modules, merged /usr, the new mount API), as
-            // well as on the installed bookworm 6.1 above.
             if args.is_empty() {
+                // The whole run boots the x86_64 root= and live suites a second time on
+                // trixie's 6.12 kernel (.ko.xz modules, merged /usr, the new mount API), as
+                // well as on the installed bookworm 6.1 above.
                 println!("xtask test: the x86_64 boot and live suites again, on trixie's kernel");
                 ok &= cargo_test(&["--no-fail-fast", "--test", "boot", "--test", "live"], &[], Some("trixie"))?;
+                // Then every fuzz target briefly; it runs even after a failed test, so CI
+                // reports both.
+                if let Err(e) = xtask::fuzz::run(&[], xtask::fuzz::CI_SECONDS) {
+                    eprintln!("xtask: {e:#}");
+                    ok = false;
+                }
+            } else {
+                println!("xtask test: arguments given; the trixie pass and the fuzz targets are skipped");
             }
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
@@ -113,6 +132,10 @@ fn real_main() -> Result<ExitCode> {
             } else {
                 println!("{}", bin.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Fuzz { seconds, targets } => {
+            xtask::fuzz::run(&targets, seconds)?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Demo { append } => demo(&append),

@@ -42,18 +42,9 @@ fn fault_bundle() -> PathBuf {
 
 /// A bundle of 256 KiB of incompressible data (`/var/noise`) and its marker.
 fn noise_bundle(name: &str) -> PathBuf {
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let noise: Vec<u8> = (0..256 * 1024)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect();
     let t = RootTree::new(&format!("fault-{name}"))
         .file(&format!("markers/{name}"), format!("{name}\n"), 0o644)
-        .file("var/noise", noise, 0o644)
+        .file("var/noise", lf::noise(256 * 1024), 0o644)
         .build();
     squashfs(&t)
 }

@@ -370,7 +370,7 @@ fn value_after<'a>(s: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// Whether a label (or partition label) read from a device is the one a spec names. A
-/// `\xHH` in the spec is read as udev writes unsafe bytes in /dev/disk/by-label names
+/// `\xHH` in the spec is read as udev writes bytes unfit for a file name in /dev/disk/by-label names
 /// (`\x2f` for `/`, `\x20` for a space), so a name copied from there matches; a backslash
 /// not followed by `x` and two hex digits is itself.
 pub fn label_matches(spec: &[u8], label: &[u8]) -> bool {
@@ -713,7 +713,7 @@ mod tests {
         assert_eq!(l(b"/dev/disk/by-id/x/slax"), None);
     }
 
-    /// udev writes a label's `/`, spaces and other unsafe bytes as `\xHH` in by-label names.
+    /// udev writes a label's `/`, spaces and other bytes unfit for a name as `\xHH` in by-label names.
     #[test]
     fn labels_match_through_udev_escapes() {
         assert!(label_matches(b"my\\x20disk", b"my disk"));

@@ -71,27 +71,29 @@ pub fn marker_erofs(name: &str, overrides: bool) -> PathBuf {
     erofs(&marker_tree(name, overrides))
 }
 
-/// A squashfs bundle of `name` with 256 KiB of incompressible data in it, so that cutting
-/// the image short removes the tables at its end.
-fn big_squashfs(name: &str) -> PathBuf {
-    // A fixed xorshift stream: the same bytes every run.
+/// `len` bytes of a fixed xorshift stream: incompressible, and the same bytes every run.
+pub fn noise(len: usize) -> Vec<u8> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let noise: Vec<u8> = (0..256 * 1024)
+    (0..len)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
             x as u8
         })
-        .collect();
+        .collect()
+}
+
+/// A squashfs bundle of `name` with 256 KiB of incompressible data in it, so that cutting
+/// the image short removes the tables at its end.
+fn big_squashfs(name: &str) -> PathBuf {
     let tree = RootTree::new(&format!("bundle-{name}"))
         .file(&format!("markers/{name}"), format!("{name}\n"), 0o644)
-        .file("var/noise", noise, 0o644)
+        .file("var/noise", noise(256 * 1024), 0o644)
         .build();
     squashfs_with(&tree, SMALL)
 }
 
-/// `count` small squashfs bundles `b001.sb`… (names without `.sb`), built a few at a time.
 pub fn numbered_bundles(count: usize) -> Vec<(String, PathBuf)> {
     let names: Vec<String> = (1..=count).map(|i| format!("b{i:03}")).collect();
     let mut out: Vec<Option<PathBuf>> = vec![None; count];

@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use xtask::live_fixtures as lf;
 use xtask::{ext4_image, images_dir, squashfs, tool, BootLog, Qemu, RootTree};
@@ -81,13 +82,6 @@ fn changes_ext4() -> PathBuf {
     ext4_image(&RootTree::new("fault-changes-empty").build(), 16, "FCHANGES", "fa170002-0000-4000-8000-000000000002")
 }
 
-/// A writable copy of `image` for one test.
-fn private_copy(image: &Path, name: &str) -> PathBuf {
-    let out = images_dir().join(format!("private-fault-{name}.img"));
-    std::fs::copy(image, &out).unwrap_or_else(|e| panic!("copying {}: {e}", image.display()));
-    out
-}
-
 fn run(c: &mut Command) -> (bool, String) {
     let out = c.output().unwrap_or_else(|e| panic!("running {c:?}: {e}"));
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -120,7 +114,10 @@ fn machine(name: &str, params: &str) -> Qemu {
 /// faults can share the image (`snapshot=on`: writes go to a throw-away overlay, reads of
 /// what was not written pass through blkdebug); write faults need `persist`.
 fn blkdebug_disk(q: Qemu, id: &str, image: &Path, rules: &str, persist: bool) -> Qemu {
-    let conf = images_dir().join(format!("fault-blkdebug-{id}-{}.conf", std::process::id()));
+    // One file per call: tests run in parallel, and two of them may use the same drive id.
+    static CONFS: AtomicUsize = AtomicUsize::new(0);
+    let n = CONFS.fetch_add(1, Ordering::Relaxed);
+    let conf = images_dir().join(format!("fault-blkdebug-{id}-{}-{n}.conf", std::process::id()));
     std::fs::write(&conf, rules).unwrap_or_else(|e| panic!("writing {}: {e}", conf.display()));
     let snap = if persist { "" } else { ",snapshot=on" };
     let p = |p: &Path| p.to_string_lossy().replace(',', ",,");
@@ -211,7 +208,7 @@ struct Chain {
 /// One disk cut CUTS_PER_CHAIN times (see the test), then booted once more to check the
 /// last cut.
 fn cut_chain(chain: usize, mut rng: Rng) -> Chain {
-    let disk = private_copy(&cuts_ext4(), &format!("cuts-{chain}"));
+    let disk = lf::private_copy(&cuts_ext4(), &format!("fault-cuts-{chain}"));
     let mut synced: BTreeMap<String, String> = BTreeMap::new();
     let mut state_synced: u64 = 0;
     let mut replays = 0;
@@ -364,7 +361,7 @@ fn read_error_in_the_only_superblock_is_named_in_the_diagnosis() {
 /// mount fails (ext4 writes its superblock), which is named, and the changes stay in RAM.
 #[test]
 fn write_errors_on_the_changes_device() {
-    let changes = private_copy(&changes_ext4(), "write-errors");
+    let changes = lf::private_copy(&changes_ext4(), "fault-write-errors");
     let m = machine("changes_write_error", "changes=LABEL=FCHANGES/mine -- probe").disk(data_ext4());
     let log = blkdebug_disk(m, "changes", &changes, &eio_rule("write_aio", None), true).timeout(Duration::from_secs(150)).run();
     assert_booted_and_powered_off(&log);
@@ -394,7 +391,7 @@ fn changes_with_fill() -> (PathBuf, Vec<u64>) {
 #[test]
 fn write_errors_on_the_changes_device_at_shutdown() {
     let (image, sectors) = changes_with_fill();
-    let changes = private_copy(&image, "write-errors-at-shutdown");
+    let changes = lf::private_copy(&image, "fault-write-errors-at-shutdown");
     // One rule per 4 KiB of the file: a write-back request of any size touches one.
     let rules: String = sectors.iter().step_by(8.max(1)).map(|&s| eio_rule("write_aio", Some(s))).collect();
     let m = machine("changes_write_error_at_shutdown", "changes=LABEL=FCHANGES/mine -- fill").disk(data_ext4());

@@ -9,7 +9,7 @@
 //! `/run/initramfs/memory/bundles/NAME/PATH`. Each entry is written before its addition is
 //! made, so that no crash leaves an addition unrecorded; an entry whose addition was never
 //! made finds nothing to remove.
-use crate::sys::fs::{self, Fd, AT_REMOVEDIR, O_DIRECTORY, O_PATH};
+use crate::sys::fs::{self, Fd, AT_REMOVEDIR};
 use crate::sys::Errno;
 use crate::tree::{TreePath, PATH_MAX};
 
@@ -38,33 +38,29 @@ pub fn entries_newest_first(record: &[u8]) -> impl Iterator<Item = (u8, &[u8])> 
     complete.split(|&b| b == 0).rev().filter_map(|e| e.split_first().map(|(&kind, path)| (kind, path)))
 }
 
-/// Removes, through the root directory `root` (the union), what activation of bundle `name`
-/// added according to `record`, newest first (so a directory after what was made in it): a
-/// link only while it still points where activation made it point, a directory only when
-/// empty (something else put there stays, and so does its directory). How many were
-/// removed. Going through overlayfs, a removal where a lower layer has the path leaves a
-/// whiteout, so a file deleted before the activation stays deleted.
-pub fn remove_added(root: Fd, name: &[u8], record: &[u8]) -> u32 {
-    let (mut target, mut base, mut link) = (TreePath::new(), TreePath::new(), [0u8; PATH_MAX]);
+/// Removes what activation of bundle `name` added to `/` according to `record`, newest
+/// first (so a directory after what was made in it): a link only while it still points where
+/// activation made it point, a directory only when empty (something else put there stays,
+/// and so does its directory). How many were removed. Going through overlayfs, a removal
+/// where a lower layer has the path leaves a whiteout: a file deleted before the activation
+/// stays deleted.
+pub fn remove_added(name: &[u8], record: &[u8]) -> u32 {
+    let (mut path, mut target, mut link) = (TreePath::new(), TreePath::new(), [0u8; PATH_MAX]);
     let mut removed = 0;
-    for (kind, path) in entries_newest_first(record) {
-        // `parent/base`: the base is removed from its directory, opened inside `root` (an
-        // absolute link in the union resolves in the union, even from the initramfs).
-        let slash = path.iter().rposition(|&b| b == b'/');
-        let parent: &[u8] = slash.map_or(b".", |s| &path[..s]);
-        base.truncate(0);
-        let opened = base.push(parent).and_then(|b| fs::open_in_root(root, b.as_cstr(), O_PATH | O_DIRECTORY));
-        base.truncate(0);
-        let (Ok(dir), Ok(base)) = (opened, base.push(&path[slash.map_or(0, |s| s + 1)..])) else { continue };
-        let (dir, base) = (dir.fd(), base.as_cstr());
+    for (kind, entry) in entries_newest_first(record) {
+        path.truncate(0);
+        if path.push(b"/").and_then(|p| p.push(entry)).is_err() {
+            continue;
+        }
+        let path = path.as_cstr();
         let gone = match kind {
             LINK => {
-                let ours = link_target(name, path, &mut target).is_ok()
-                    && fs::readlinkat(dir, base, &mut link).is_ok_and(|t| t == target.as_bytes());
-                ours && fs::unlinkat(dir, base, 0).is_ok()
+                let ours = link_target(name, entry, &mut target).is_ok()
+                    && fs::readlinkat(Fd::CWD, path, &mut link).is_ok_and(|t| t == target.as_bytes());
+                ours && fs::unlinkat(Fd::CWD, path, 0).is_ok()
             }
             // ENOTEMPTY: it holds something else now; ENOENT: already gone.
-            DIR => fs::unlinkat(dir, base, AT_REMOVEDIR).is_ok(),
+            DIR => fs::unlinkat(Fd::CWD, path, AT_REMOVEDIR).is_ok(),
             _ => false,
         };
         removed += gone as u32;

@@ -17,7 +17,7 @@ use crate::sys::fs::{self, Dir, Fd, FileType, Mapping, Stat, AT_REMOVEDIR, AT_SY
 use crate::sys::mount;
 use crate::sys::process;
 use crate::sys::start::{Argv, StartArgs};
-use crate::sys::{loopdev, Errno, OwnedFd, PathBuf};
+use crate::sys::{loopdev, Errno, PathBuf};
 use crate::tree::{walk, Step, TreePath, Visitor};
 use crate::Reported;
 use core::ffi::CStr;
@@ -28,14 +28,37 @@ const MEMORY: &CStr = c"/run/initramfs/memory";
 /// A path below `memory/`: `bundles/NAME`, `changes/activated/NAME`.
 type Path = PathBuf<512>;
 
+const PART_OF_THE_BOOT: &[u8] = b"part of the boot (only activated bundles go)";
+
 pub fn run(args: StartArgs) -> ! {
     let verb = args.arg(1).map_or(&b""[..], |a| a.to_bytes());
-    let done = match (verb, args.arg(2)) {
-        (b"activate", Some(file)) => activate(file, &args),
-        (b"deactivate", Some(name)) => deactivate(name.to_bytes(), &args),
-        (b"list", None) => list(),
+    let file = args.arg(2).unwrap_or(c"");
+    // A bundle is known by its file name (`deactivate /tmp/x.sb` means x.sb).
+    let given = file.to_bytes();
+    let name = given.rsplit(|&b| b == b'/').next().unwrap_or(given);
+    // The bundle file is opened relative to where the user is, after the role has moved.
+    let here = fs::open(c".", O_PATH | O_DIRECTORY).map_or(Fd::CWD, |d| d.leak());
+    let mut b = Bundle { name, target: Path::new(), record: Path::new() };
+    let verb = [&b"activate"[..], b"deactivate", b"list"].iter().position(|v| *v == verb);
+    let done = match (fs::chdir(MEMORY), verb) {
+        (Err(e), _) => Err(refuse(MEMORY.to_bytes(), b"not a live system of rdinit: ", Some(e))),
+        (Ok(()), Some(2)) => list(&mut b.record),
+        // A file name (not a hidden one: nor `.` or `..`).
+        (Ok(()), Some(v)) if !matches!(name.first(), None | Some(b'.')) => {
+            let (mounted, recorded) = (b.path(0, b"bundles/"), b.path(1, RECORDS));
+            match (v, mounted, recorded) {
+                (0, false, _) => b.activate(here, file),
+                (0, true, true) => Err(refuse(name, b"already activated", None)),
+                (_, false, _) => Err(refuse(name, b"no such bundle", None)),
+                (_, true, false) => Err(refuse(name, PART_OF_THE_BOOT, None)),
+                (_, true, true) => b.deactivate(),
+            }
+        }
         _ => Err(refuse(b"usage", b"activate FILE.sb | deactivate NAME | list", None)),
     };
+    if done.is_ok() && verb != Some(2) {
+        after_change(&args);
+    }
     process::exit(done.is_err() as i32)
 }
 
@@ -49,80 +72,78 @@ fn refuse(name: &[u8], why: &[u8], e: Option<Errno>) -> Reported {
     Reported
 }
 
-/// Bundle `name`'s paths below `memory/`, which the role enters: its mount point
-/// `bundles/NAME` and its record.
-struct Names {
+/// A bundle by name, and its paths below `memory/`: its mount point `bundles/NAME` and its
+/// record.
+struct Bundle<'a> {
+    name: &'a [u8],
     target: Path,
     record: Path,
 }
 
-impl Names {
-    /// Checks the name (a file name: not empty, no `/`, not `.` or `..`) and enters memory/.
-    fn new(name: &[u8]) -> Result<Names, Reported> {
-        if name.is_empty() || name.contains(&b'/') || name == b"." || name == b".." {
-            return Err(refuse(name, b"not a bundle file name", None));
+impl Bundle<'_> {
+    /// Sets path `which` (0 the mount point, 1 the record) to `dir` + NAME; whether it exists.
+    #[inline(never)]
+    fn path(&mut self, which: u8, dir: &[u8]) -> bool {
+        let p = if which == 0 { &mut self.target } else { &mut self.record };
+        p.truncate(0);
+        p.push(dir).and_then(|p| p.push(self.name)).is_ok() && fs::statat(Fd::CWD, p.as_cstr(), AT_SYMLINK_NOFOLLOW).is_ok()
+    }
+
+    fn activate(&self, here: Fd, file: &CStr) -> Result<(), Reported> {
+        let name = self.name;
+        // Asked first, so that a missing loop device is named as such, not as a failed mount.
+        if let Err(e) = loopdev::control().and_then(|c| loopdev::get_free(c.fd())) {
+            return Err(refuse(name, b"no free loop device: ", Some(e)));
         }
-        fs::chdir(MEMORY).map_err(|e| refuse(name, b"not a live system of rdinit: /run/initramfs/memory: ", Some(e)))?;
-        let (Ok(target), Ok(record)) = (Path::from_parts(&[b"bundles/", name]), Path::from_parts(&[RECORDS, name])) else {
-            return Err(refuse(name, b"name too long", None));
-        };
-        Ok(Names { target, record })
-    }
-
-    fn mounted(&self) -> bool {
-        fs::statat(Fd::CWD, self.target.as_cstr(), AT_SYMLINK_NOFOLLOW).is_ok()
-    }
-
-    fn recorded(&self) -> bool {
-        fs::statat(Fd::CWD, self.record.as_cstr(), 0).is_ok()
-    }
-}
-
-fn activate(file: &CStr, args: &StartArgs) -> Result<(), Reported> {
-    let given = file.to_bytes();
-    let name = given.rsplit(|&b| b == b'/').next().unwrap_or(given);
-    // The file is opened relative to where the user is, after the role has moved.
-    let here = fs::open(c".", O_PATH | O_DIRECTORY).map_err(|e| refuse(b".", b"", Some(e)))?;
-    let names = Names::new(name)?;
-    if names.mounted() {
-        return Err(refuse(name, if names.recorded() { b"already activated" } else { b"a bundle of that name is part of the boot" }, None));
-    }
-    // Asked first, so that a missing loop device is named as such, not as a failed mount.
-    if let Err(e) = loopdev::control().and_then(|c| loopdev::get_free(c.fd())) {
-        return Err(refuse(name, b"no free loop device: ", Some(e)));
-    }
-    mount_image(here.fd(), file, names.target.as_cstr(), Image::Bundle, &mut Modules::new()).map_err(|e| {
-        let (why, e): (&[u8], _) = match e {
-            ImageError::Open(e) => (b"cannot open it: ", Some(e)),
-            ImageError::Read(e) => (b"cannot read it: ", Some(e)),
-            ImageError::NotImage => (b"not a squashfs or erofs image", None),
-            ImageError::Mkdir(e) => (b"cannot make its mount point: ", Some(e)),
-            ImageError::Mount(e) => (b"the kernel cannot mount it (corrupt or truncated?): ", Some(e)),
-        };
-        refuse(given, why, e)
-    })?;
-    // From here on, a failure takes down what this activation made.
-    let root = fs::open(c"/", O_RDONLY | O_DIRECTORY).map_err(|e| refuse(b"/", b"", Some(e)))?;
-    let mut act = Activation { name, record: Fd(-1), target: TreePath::new(), added: 0, full: None };
-    let record = fs::mkdir(c"changes/activated", 0o755).and_then(|()| fs::openat(Fd::CWD, names.record.as_cstr(), O_WRONLY | O_CREAT | O_TRUNC, 0o644));
-    let walked = record.and_then(|record: OwnedFd| {
-        act.record = record.fd();
-        act.write(SOURCE, file)?;
-        let top = fs::open(names.target.as_cstr(), O_RDONLY | O_DIRECTORY)?;
-        match walk(top.fd(), root.fd(), 0, &mut TreePath::new(), &mut act) {
-            true => Ok(()),
-            false => Err(act.full.unwrap_or(Errno::NOSPC)),
+        mount_image(here, file, self.target.as_cstr(), Image::Bundle, &mut Modules::new()).map_err(|e| {
+            let (why, e): (&[u8], _) = match e {
+                ImageError::Open(e) | ImageError::Read(e) | ImageError::Mkdir(e) => (b"", Some(e)),
+                ImageError::NotImage => (b"not a squashfs or erofs image", None),
+                ImageError::Mount(e) => (b"the kernel cannot mount it (corrupt or truncated?): ", Some(e)),
+            };
+            refuse(file.to_bytes(), why, e)
+        })?;
+        // From here on, a failure takes down what this activation made.
+        let mut act = Activation { name, record: Fd(-1), target: TreePath::new(), added: 0, full: Errno::NOSPC };
+        let walked = (|| {
+            fs::mkdir(c"changes/activated", 0o755)?;
+            let record = fs::openat(Fd::CWD, self.record.as_cstr(), O_WRONLY | O_CREAT | O_TRUNC, 0o644)?;
+            act.record = record.fd();
+            act.write(SOURCE, file)?;
+            let top = fs::open(self.target.as_cstr(), O_RDONLY | O_DIRECTORY)?;
+            let root = fs::open(c"/", O_RDONLY | O_DIRECTORY)?;
+            if walk(top.fd(), root.fd(), 0, &mut TreePath::new(), &mut act) { Ok(()) } else { Err(act.full) }
+        })();
+        if let Err(e) = walked {
+            // Nothing uses the fresh links yet: the unmount goes through.
+            let _ = self.withdraw();
+            return Err(refuse(name, b"nothing added; the changes layer is full? ", Some(e)));
         }
-    });
-    if let Err(e) = walked {
-        // Nothing is using the fresh links yet: the unmount goes through.
-        let _ = withdraw(root.fd(), name, &names);
-        let why: &[u8] = if matches!(e, Errno::NOSPC | Errno::DQUOT) { b"the changes layer is full; nothing added: " } else { b"cannot record what it adds; nothing added: " };
-        return Err(refuse(name, why, Some(e)));
+        info!("bundle %s activated: %n entries added", name; act.added);
+        Ok(())
     }
-    info!("bundle %s activated: %n entries added", name; act.added);
-    after_change(args);
-    Ok(())
+
+    /// Unmounts the bundle (refused while busy: then nothing has changed), removes what its
+    /// record lists, then the mount point and the record; how many additions were removed.
+    fn withdraw(&self) -> Result<u32, Errno> {
+        mount::umount(self.target.as_cstr(), 0)?;
+        // Made by activation, and empty now.
+        let _ = fs::unlinkat(Fd::CWD, self.target.as_cstr(), AT_REMOVEDIR);
+        let removed = Mapping::open(Fd::CWD, self.record.as_cstr()).map_or(0, |m| remove_added(self.name, m.bytes()));
+        fs::unlinkat(Fd::CWD, self.record.as_cstr(), 0)?;
+        Ok(removed)
+    }
+
+    fn deactivate(&self) -> Result<(), Reported> {
+        let name = self.name;
+        let dev = fs::stat(self.target.as_cstr()).map_or(0, |st| st.st_dev as u64);
+        if users(name, dev) > 0 {
+            return Err(Reported);
+        }
+        let removed = self.withdraw().map_err(|e| refuse(name, b"nothing changed: ", Some(e)))?;
+        info!("bundle %s deactivated: %n entries removed", name; removed);
+        Ok(())
+    }
 }
 
 /// The activation walk's state.
@@ -133,7 +154,7 @@ struct Activation<'a> {
     target: TreePath,
     added: u32,
     /// The error that stopped the walk: the changes layer is full.
-    full: Option<Errno>,
+    full: Errno,
 }
 
 impl Activation<'_> {
@@ -147,24 +168,23 @@ impl Activation<'_> {
 impl Visitor for Activation<'_> {
     fn visit(&mut self, _src: Fd, dst: Fd, name: &CStr, st: &Stat, path: &TreePath) -> Step {
         let is_dir = fs::file_type(st) == FileType::Dir;
-        let there = fs::statat(dst, name, 0);
-        if let (true, Ok(there)) = (is_dir, &there) {
+        let kind = match fs::statat(dst, name, 0) {
             // Entered, whoever made it (a link to a directory is followed).
-            if fs::file_type(there) == FileType::Dir {
-                return match fs::openat(dst, name, O_RDONLY | O_DIRECTORY, 0) {
-                    Ok(d) => Step::Enter(d),
-                    Err(e) => self.failed(path.as_bytes(), e),
-                };
+            Ok(there) if is_dir && fs::file_type(&there) == FileType::Dir => {
+                return fs::openat(dst, name, O_RDONLY | O_DIRECTORY, 0).map_or_else(|e| self.failed(path.as_bytes(), e), Step::Enter);
             }
-        }
-        // Anything there, even a dangling link, is kept.
-        if there.is_ok() || fs::statat(dst, name, AT_SYMLINK_NOFOLLOW).is_ok() {
-            warning!("bundle %s: /%s exists; kept", self.name, path.as_bytes());
-            return Step::Next;
-        }
-        let made = self.write(if is_dir { DIR } else { LINK }, path.as_cstr()).and_then(|()| {
+            // Nothing there, not even a dangling link.
+            Err(Errno::NOENT) if fs::statat(dst, name, AT_SYMLINK_NOFOLLOW).is_err() => {
+                if is_dir { DIR } else { LINK }
+            }
+            _ => {
+                warning!("bundle %s: /%s is there; kept", self.name, path.as_bytes());
+                return Step::Next;
+            }
+        };
+        let made = self.write(kind, path.as_cstr()).and_then(|()| {
             if is_dir {
-                fs::mkdirat(dst, name, st.st_mode & 0o7777)?;
+                fs::mkdirat(dst, name, 0o700)?;
                 fs::lchownat(dst, name, st.st_uid, st.st_gid)?;
                 // After the chown, which clears setgid.
                 fs::chmodat(dst, name, st.st_mode & 0o7777)?;
@@ -180,7 +200,7 @@ impl Visitor for Activation<'_> {
                 step
             }
             Err(e @ (Errno::NOSPC | Errno::DQUOT)) => {
-                self.full = Some(e);
+                self.full = e;
                 Step::Stop
             }
             Err(e) => self.failed(path.as_bytes(), e),
@@ -193,59 +213,24 @@ impl Visitor for Activation<'_> {
     }
 }
 
-/// Unmounts bundle `name` (refused while busy: then nothing has changed), removes what its
-/// record lists through `root`, then the mount point and the record; how many additions
-/// were removed.
-fn withdraw(root: Fd, name: &[u8], names: &Names) -> Result<u32, Errno> {
-    mount::umount(names.target.as_cstr(), 0)?;
-    // Made by activation, and empty now.
-    let _ = fs::unlinkat(Fd::CWD, names.target.as_cstr(), AT_REMOVEDIR);
-    let removed = Mapping::open(Fd::CWD, names.record.as_cstr()).map_or(0, |m| remove_added(root, name, m.bytes()));
-    fs::unlinkat(Fd::CWD, names.record.as_cstr(), 0)?;
-    Ok(removed)
-}
-
-fn deactivate(name: &[u8], args: &StartArgs) -> Result<(), Reported> {
-    let names = Names::new(name)?;
-    if !names.mounted() {
-        return Err(refuse(name, b"no such bundle", None));
-    }
-    if !names.recorded() {
-        return Err(refuse(name, b"part of the boot; only activated bundles are deactivated", None));
-    }
-    let dev = fs::stat(names.target.as_cstr()).map_err(|e| refuse(name, b"", Some(e)))?.st_dev as u64;
-    let root = fs::open(c"/", O_RDONLY | O_DIRECTORY).map_err(|e| refuse(b"/", b"", Some(e)))?;
-    let removed = match users(name, dev) {
-        0 => withdraw(root.fd(), name, &names),
-        _ => return Err(Reported),
-    };
-    match removed {
-        Ok(removed) => info!("bundle %s deactivated: %n entries removed", name; removed),
-        Err(Errno::BUSY) => return Err(refuse(name, b"in use; nothing changed", None)),
-        Err(e) => return Err(refuse(name, b"", Some(e))),
-    }
-    after_change(args);
-    Ok(())
-}
-
 /// Names each process that has a file of the filesystem `dev` open or mapped, or as its
-/// working directory or root (as `fuser -m` does); how many there are.
+/// executable, working directory or root (as `fuser -m` does); how many there are.
 fn users(name: &[u8], dev: u64) -> u32 {
     let mut n = 0;
     fs::for_each_opened(c"/proc", |p| p.first().is_some_and(u8::is_ascii_digit), b"/proc/", &mut |pid, proc_dir| {
         let on_bundle = |dir: Fd, entry: &CStr| fs::statat(dir, entry, 0).is_ok_and(|st| st.st_dev as u64 == dev);
-        let mut uses = on_bundle(proc_dir, c"cwd") || on_bundle(proc_dir, c"root");
+        let mut uses = [c"exe", c"cwd", c"root"].iter().any(|w| on_bundle(proc_dir, w));
         for list in [c"fd", c"map_files"] {
-            let Ok(fds) = fs::openat(proc_dir, list, O_RDONLY | O_DIRECTORY, 0) else { continue };
-            let Ok(mut dir) = Dir::open_at(fds.fd(), c".") else { continue };
+            let Ok(mut dir) = Dir::open_at(proc_dir, list) else { continue };
+            let fds = dir.fd();
             while let (false, Ok(Some(e))) = (uses, dir.next_entry()) {
-                uses = on_bundle(fds.fd(), e.cname());
+                uses = on_bundle(fds, e.cname());
             }
         }
         if uses {
             n += 1;
             let mut comm = [0u8; 32];
-            let comm = fs::read_file(proc_dir, c"comm", &mut comm).unwrap_or(b"?\n");
+            let comm = fs::read_file(proc_dir, c"comm", &mut comm).unwrap_or(b"");
             let pid = crate::parse::cmdline::parse_u32(pid).unwrap_or(0);
             error!("bundle %s: in use by process %n (%s); nothing changed", name, comm.strip_suffix(b"\n").unwrap_or(comm); pid);
         }
@@ -253,14 +238,14 @@ fn users(name: &[u8], dev: u64) -> u32 {
     n
 }
 
-/// Every bundle, `boot NAME` or `activated NAME`, one a line on stdout.
-fn list() -> Result<(), Reported> {
-    fs::chdir(MEMORY).map_err(|e| refuse(MEMORY.to_bytes(), b"", Some(e)))?;
+/// Every bundle, `boot NAME` or `activated NAME`, one a line on stdout; `line` a buffer.
+fn list(line: &mut Path) -> Result<(), Reported> {
     let mut dir = Dir::open(c"bundles").map_err(|e| refuse(b"bundles", b"", Some(e)))?;
     while let Ok(Some(e)) = dir.next_entry() {
-        let recorded = Path::from_parts(&[RECORDS, e.name()]).is_ok_and(|r| fs::statat(Fd::CWD, r.as_cstr(), 0).is_ok());
-        let kind: &[u8] = if recorded { b"activated " } else { b"boot " };
-        if let Ok(line) = Path::from_parts(&[kind, e.name(), b"\n"]) {
+        line.truncate(0);
+        let activated = line.push(RECORDS).and_then(|l| l.push(e.name())).is_ok_and(|l| fs::statat(Fd::CWD, l.as_cstr(), 0).is_ok());
+        line.truncate(0);
+        if line.push(if activated { b"activated " } else { b"boot " }).and_then(|l| l.push(e.name())).and_then(|l| l.push(b"\n")).is_ok() {
             // A closed stdout has nobody to tell.
             let _ = fs::write_all(Fd::STDOUT, line.as_bytes());
         }
@@ -272,6 +257,7 @@ fn list() -> Result<(), Reported> {
 /// (`ldconfig`, when the system has it) and systemd's units (`systemctl daemon-reload`,
 /// when systemd runs: sd_booted's test). A failure is named; the change stays.
 fn after_change(args: &StartArgs) {
+    let _ = fs::chdir(c"/");
     run_tool(&[c"/sbin/ldconfig", c"/usr/sbin/ldconfig"], &[c"ldconfig"], args);
     if fs::statat(Fd::CWD, c"/run/systemd/system", 0).is_ok_and(|st| fs::file_type(&st) == FileType::Dir) {
         run_tool(&[c"/usr/bin/systemctl", c"/bin/systemctl"], &[c"systemctl", c"daemon-reload"], args);
@@ -287,18 +273,12 @@ fn run_tool(paths: &[&CStr], argv: &[&CStr], args: &StartArgs) {
             for s in argv {
                 a.push(s);
             }
-            let _ = fs::chdir(c"/");
-            let e = process::execve(path, a.as_ptr(), args.envp());
-            refuse(path.to_bytes(), b"exec: ", Some(e));
-            process::exit(127);
+            // Exits with the errno of a failed exec.
+            process::exit(process::execve(path, a.as_ptr(), args.envp()).0 as i32);
         }
         process::wait(pid as i32)
     });
-    match status {
-        Ok((_, 0)) => {}
-        Ok((_, st)) => warning!("%s failed (wait status %n); the change stays", path.to_bytes(); st as u32),
-        Err(e) => {
-            refuse(path.to_bytes(), b"fork: ", Some(e));
-        }
+    if status.map_or(true, |(_, st)| st != 0) {
+        warning!("%s failed; the change stays", path.to_bytes());
     }
 }

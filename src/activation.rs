@@ -12,6 +12,7 @@
 use crate::sys::fs::{self, Fd, AT_REMOVEDIR};
 use crate::sys::Errno;
 use crate::tree::{TreePath, PATH_MAX};
+use core::ffi::CStr;
 
 /// The records' directory, below `memory/`.
 pub const RECORDS: &[u8] = b"changes/activated/";
@@ -25,17 +26,40 @@ pub const LINK: u8 = b'L';
 /// Where the links point: the bundles' mount points as the running system sees them.
 const BUNDLES: &[u8] = b"/run/initramfs/memory/bundles/";
 
-/// The target of the link for entry `path` of bundle `name`.
-pub fn link_target(name: &[u8], path: &[u8], target: &mut TreePath) -> Result<(), Errno> {
-    target.truncate(0);
-    target.push(BUNDLES)?.push(name)?.push(b"/")?.push(path).map(|_| ())
+/// The targets of bundle NAME's links: `/run/initramfs/memory/bundles/NAME/` and a path.
+pub struct Links {
+    buf: TreePath,
+    prefix: usize,
+}
+
+impl Links {
+    pub fn new(name: &[u8]) -> Links {
+        let mut buf = TreePath::new();
+        // A file name (at most 255 bytes) fits.
+        let _ = buf.push(BUNDLES).and_then(|b| b.push(name)).and_then(|b| b.push(b"/"));
+        Links { prefix: buf.len(), buf }
+    }
+
+    /// The target of the link for the bundle's entry `path`.
+    pub fn target(&mut self, path: &[u8]) -> Result<&CStr, Errno> {
+        self.buf.truncate(self.prefix);
+        self.buf.push(path).map(|b| b.as_cstr())
+    }
 }
 
 /// The record's complete entries (kind, path), newest first: a write cut short by a full
 /// disk leaves a last entry without its NUL, whose addition was never made.
 pub fn entries_newest_first(record: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
-    let complete = &record[..record.iter().rposition(|&b| b == 0).unwrap_or(0)];
-    complete.split(|&b| b == 0).rev().filter_map(|e| e.split_first().map(|(&kind, path)| (kind, path)))
+    // Each step takes the entry that ends at the last NUL left.
+    let mut rest = &record[..record.iter().rposition(|&b| b == 0).unwrap_or(0)];
+    core::iter::from_fn(move || loop {
+        let start = rest.iter().rposition(|&b| b == 0);
+        let entry = &rest[start.map_or(0, |s| s + 1)..];
+        rest = &rest[..start?];
+        if let Some((&kind, path)) = entry.split_first() {
+            return Some((kind, path));
+        }
+    })
 }
 
 /// Removes what activation of bundle `name` added to `/` according to `record`, newest
@@ -45,23 +69,21 @@ pub fn entries_newest_first(record: &[u8]) -> impl Iterator<Item = (u8, &[u8])> 
 /// where a lower layer has the path leaves a whiteout: a file deleted before the activation
 /// stays deleted.
 pub fn remove_added(name: &[u8], record: &[u8]) -> u32 {
-    let (mut path, mut target, mut link) = (TreePath::new(), TreePath::new(), [0u8; PATH_MAX]);
+    let mut links = Links::new(name);
+    let (mut path, mut link) = (TreePath::new(), [0u8; PATH_MAX]);
     let mut removed = 0;
     for (kind, entry) in entries_newest_first(record) {
         path.truncate(0);
-        if path.push(b"/").and_then(|p| p.push(entry)).is_err() {
-            continue;
-        }
-        let path = path.as_cstr();
-        let gone = match kind {
-            LINK => {
-                let ours = link_target(name, entry, &mut target).is_ok()
-                    && fs::readlinkat(Fd::CWD, path, &mut link).is_ok_and(|t| t == target.as_bytes());
-                ours && fs::unlinkat(Fd::CWD, path, 0).is_ok()
-            }
-            // ENOTEMPTY: it holds something else now; ENOENT: already gone.
-            DIR => fs::unlinkat(Fd::CWD, path, AT_REMOVEDIR).is_ok(),
-            _ => false,
+        let Ok(p) = path.push(b"/").and_then(|p| p.push(entry)) else { continue };
+        let p = p.as_cstr();
+        // A directory that holds something else now stays (ENOTEMPTY), as does a link
+        // that points elsewhere now.
+        let gone = if kind == DIR {
+            fs::unlinkat(Fd::CWD, p, AT_REMOVEDIR).is_ok()
+        } else {
+            kind == LINK
+                && links.target(entry).is_ok_and(|t| fs::readlinkat(Fd::CWD, p, &mut link).is_ok_and(|l| l == t.to_bytes()))
+                && fs::unlinkat(Fd::CWD, p, 0).is_ok()
         };
         removed += gone as u32;
     }
@@ -88,9 +110,9 @@ mod tests {
 
     #[test]
     fn link_targets_name_the_bundle_mount() {
-        let mut t = TreePath::new();
-        link_target(b"x.sb", b"usr/bin/x", &mut t).unwrap();
-        assert_eq!(t.as_bytes(), b"/run/initramfs/memory/bundles/x.sb/usr/bin/x");
-        assert!(link_target(b"x.sb", &[b'a'; PATH_MAX], &mut t).is_err());
+        let mut links = Links::new(b"x.sb");
+        assert_eq!(links.target(b"usr/bin/x").unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/usr/bin/x");
+        assert!(links.target(&[b'a'; PATH_MAX]).is_err());
+        assert_eq!(links.target(b"a").unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/a");
     }
 }

@@ -10,25 +10,20 @@
 //! ([`crate::activation`]). Deactivation refuses while a process uses a file of the bundle,
 //! unmounts it (its loop device goes with the mount: autoclear), then removes exactly what
 //! the record lists.
-use crate::activation::{link_target, remove_added, DIR, LINK, RECORDS, SOURCE};
+use crate::activation::{remove_added, Links, DIR, LINK, RECORDS, SOURCE};
 use crate::image::{mount_image, Image, ImageError};
 use crate::kmod::Modules;
-use crate::sys::fs::{self, Dir, Fd, FileType, Mapping, Stat, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_DIRECTORY, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY};
+use crate::sys::fs::{self, Fd, FileType, Mapping, Stat, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CREAT, O_DIRECTORY, O_PATH, O_RDONLY, O_TRUNC, O_WRONLY};
 use crate::sys::mount;
 use crate::sys::process;
-use crate::sys::start::{Argv, StartArgs};
-use crate::sys::{loopdev, Errno, PathBuf};
+use crate::sys::start::StartArgs;
+use crate::sys::{Errno, PathBuf};
 use crate::tree::{walk, Step, TreePath, Visitor};
 use crate::Reported;
 use core::ffi::CStr;
 
-/// The live boot's `memory/` as the running system sees it; the role works from there.
-const MEMORY: &CStr = c"/run/initramfs/memory";
-
-/// A path below `memory/`: `bundles/NAME`, `changes/activated/NAME`.
+/// A path below `memory/`: `bundles/NAME`, `changes/activated/NAME`, a line of `list`.
 type Path = PathBuf<512>;
-
-const PART_OF_THE_BOOT: &[u8] = b"part of the boot (only activated bundles go)";
 
 pub fn run(args: StartArgs) -> ! {
     let verb = args.arg(1).map_or(&b""[..], |a| a.to_bytes());
@@ -40,8 +35,8 @@ pub fn run(args: StartArgs) -> ! {
     let here = fs::open(c".", O_PATH | O_DIRECTORY).map_or(Fd::CWD, |d| d.leak());
     let mut b = Bundle { name, target: Path::new(), record: Path::new() };
     let verb = [&b"activate"[..], b"deactivate", b"list"].iter().position(|v| *v == verb);
-    let done = match (fs::chdir(MEMORY), verb) {
-        (Err(e), _) => Err(refuse(MEMORY.to_bytes(), b"not a live system of rdinit: ", Some(e))),
+    let done = match (fs::chdir(c"/run/initramfs/memory"), verb) {
+        (Err(e), _) => Err(refuse(b"/run/initramfs/memory", b"not a live system of rdinit: ", Some(e))),
         (Ok(()), Some(2)) => list(&mut b.record),
         // A file name (not a hidden one: nor `.` or `..`).
         (Ok(()), Some(v)) if !matches!(name.first(), None | Some(b'.')) => {
@@ -50,7 +45,7 @@ pub fn run(args: StartArgs) -> ! {
                 (0, false, _) => b.activate(here, file),
                 (0, true, true) => Err(refuse(name, b"already activated", None)),
                 (_, false, _) => Err(refuse(name, b"no such bundle", None)),
-                (_, true, false) => Err(refuse(name, PART_OF_THE_BOOT, None)),
+                (_, true, false) => Err(refuse(name, b"part of the boot", None)),
                 (_, true, true) => b.deactivate(),
             }
         }
@@ -89,22 +84,21 @@ impl Bundle<'_> {
         p.push(dir).and_then(|p| p.push(self.name)).is_ok() && fs::statat(Fd::CWD, p.as_cstr(), AT_SYMLINK_NOFOLLOW).is_ok()
     }
 
+    #[inline(never)]
     fn activate(&self, here: Fd, file: &CStr) -> Result<(), Reported> {
         let name = self.name;
-        // Asked first, so that a missing loop device is named as such, not as a failed mount.
-        if let Err(e) = loopdev::control().and_then(|c| loopdev::get_free(c.fd())) {
-            return Err(refuse(name, b"no free loop device: ", Some(e)));
-        }
         mount_image(here, file, self.target.as_cstr(), Image::Bundle, &mut Modules::new()).map_err(|e| {
             let (why, e): (&[u8], _) = match e {
-                ImageError::Open(e) | ImageError::Read(e) | ImageError::Mkdir(e) => (b"", Some(e)),
                 ImageError::NotImage => (b"not a squashfs or erofs image", None),
-                ImageError::Mount(e) => (b"the kernel cannot mount it (corrupt or truncated?): ", Some(e)),
+                // Before the mount, from the loop device: none to be had.
+                ImageError::Mount(e @ (Errno::NOENT | Errno::NXIO | Errno::BUSY | Errno::NOMEM | Errno::NOSPC)) => (b"no free loop device: ", Some(e)),
+                ImageError::Mount(e) => (b"cannot mount (corrupt or truncated?): ", Some(e)),
+                ImageError::Open(e) | ImageError::Read(e) | ImageError::Mkdir(e) => (b"", Some(e)),
             };
             refuse(file.to_bytes(), why, e)
         })?;
         // From here on, a failure takes down what this activation made.
-        let mut act = Activation { name, record: Fd(-1), target: TreePath::new(), added: 0, full: Errno::NOSPC };
+        let mut act = Activation { name, record: Fd(-1), links: Links::new(name), added: 0, full: Errno::NOSPC };
         let walked = (|| {
             fs::mkdir(c"changes/activated", 0o755)?;
             let record = fs::openat(Fd::CWD, self.record.as_cstr(), O_WRONLY | O_CREAT | O_TRUNC, 0o644)?;
@@ -117,7 +111,7 @@ impl Bundle<'_> {
         if let Err(e) = walked {
             // Nothing uses the fresh links yet: the unmount goes through.
             let _ = self.withdraw();
-            return Err(refuse(name, b"nothing added; the changes layer is full? ", Some(e)));
+            return Err(refuse(name, b"nothing added: ", Some(e)));
         }
         info!("bundle %s activated: %n entries added", name; act.added);
         Ok(())
@@ -134,14 +128,16 @@ impl Bundle<'_> {
         Ok(removed)
     }
 
+    /// The kernel refuses the unmount (EBUSY) while any process has a file of the bundle
+    /// open or mapped, or works in it: the check is the kernel's own, and race-free, where a
+    /// scan of /proc first would not be.
+    #[inline(never)]
     fn deactivate(&self) -> Result<(), Reported> {
-        let name = self.name;
-        let dev = fs::stat(self.target.as_cstr()).map_or(0, |st| st.st_dev as u64);
-        if users(name, dev) > 0 {
-            return Err(Reported);
-        }
-        let removed = self.withdraw().map_err(|e| refuse(name, b"nothing changed: ", Some(e)))?;
-        info!("bundle %s deactivated: %n entries removed", name; removed);
+        let removed = self.withdraw().map_err(|e| {
+            let why: &[u8] = if e == Errno::BUSY { b"in use (a file of it open, mapped or a working directory); nothing changed: " } else { b"nothing changed: " };
+            refuse(self.name, why, Some(e))
+        })?;
+        info!("bundle %s deactivated: %n entries removed", self.name; removed);
         Ok(())
     }
 }
@@ -151,7 +147,7 @@ struct Activation<'a> {
     name: &'a [u8],
     /// The open record (closed by its owner in `activate`).
     record: Fd,
-    target: TreePath,
+    links: Links,
     added: u32,
     /// The error that stopped the walk: the changes layer is full.
     full: Errno,
@@ -190,8 +186,7 @@ impl Visitor for Activation<'_> {
                 fs::chmodat(dst, name, st.st_mode & 0o7777)?;
                 fs::openat(dst, name, O_RDONLY | O_DIRECTORY, 0).map(Step::Enter)
             } else {
-                link_target(self.name, path.as_bytes(), &mut self.target)?;
-                fs::symlinkat(self.target.as_cstr(), dst, name).map(|()| Step::Next)
+                fs::symlinkat(self.links.target(path.as_bytes())?, dst, name).map(|()| Step::Next)
             }
         });
         match made {
@@ -213,72 +208,47 @@ impl Visitor for Activation<'_> {
     }
 }
 
-/// Names each process that has a file of the filesystem `dev` open or mapped, or as its
-/// executable, working directory or root (as `fuser -m` does); how many there are.
-fn users(name: &[u8], dev: u64) -> u32 {
-    let mut n = 0;
-    fs::for_each_opened(c"/proc", |p| p.first().is_some_and(u8::is_ascii_digit), b"/proc/", &mut |pid, proc_dir| {
-        let on_bundle = |dir: Fd, entry: &CStr| fs::statat(dir, entry, 0).is_ok_and(|st| st.st_dev as u64 == dev);
-        let mut uses = [c"exe", c"cwd", c"root"].iter().any(|w| on_bundle(proc_dir, w));
-        for list in [c"fd", c"map_files"] {
-            let Ok(mut dir) = Dir::open_at(proc_dir, list) else { continue };
-            let fds = dir.fd();
-            while let (false, Ok(Some(e))) = (uses, dir.next_entry()) {
-                uses = on_bundle(fds, e.cname());
-            }
-        }
-        if uses {
-            n += 1;
-            let mut comm = [0u8; 32];
-            let comm = fs::read_file(proc_dir, c"comm", &mut comm).unwrap_or(b"");
-            let pid = crate::parse::cmdline::parse_u32(pid).unwrap_or(0);
-            error!("bundle %s: in use by process %n (%s); nothing changed", name, comm.strip_suffix(b"\n").unwrap_or(comm); pid);
-        }
-    });
-    n
-}
-
 /// Every bundle, `boot NAME` or `activated NAME`, one a line on stdout; `line` a buffer.
+#[inline(never)]
 fn list(line: &mut Path) -> Result<(), Reported> {
-    let mut dir = Dir::open(c"bundles").map_err(|e| refuse(b"bundles", b"", Some(e)))?;
-    while let Ok(Some(e)) = dir.next_entry() {
+    fs::for_each_opened(c"bundles", |_| true, b"bundles/", &mut |name, _| {
         line.truncate(0);
-        let activated = line.push(RECORDS).and_then(|l| l.push(e.name())).is_ok_and(|l| fs::statat(Fd::CWD, l.as_cstr(), 0).is_ok());
+        let activated = line.push(RECORDS).and_then(|l| l.push(name)).is_ok_and(|l| fs::statat(Fd::CWD, l.as_cstr(), 0).is_ok());
         line.truncate(0);
-        if line.push(if activated { b"activated " } else { b"boot " }).and_then(|l| l.push(e.name())).and_then(|l| l.push(b"\n")).is_ok() {
+        if line.push(if activated { b"activated " } else { b"boot " }).and_then(|l| l.push(name)).and_then(|l| l.push(b"\n")).is_ok() {
             // A closed stdout has nobody to tell.
             let _ = fs::write_all(Fd::STDOUT, line.as_bytes());
         }
-    }
+    });
     Ok(())
 }
 
 /// What the system must learn after files came or went: the dynamic linker's cache
 /// (`ldconfig`, when the system has it) and systemd's units (`systemctl daemon-reload`,
 /// when systemd runs: sd_booted's test). A failure is named; the change stays.
+#[inline(never)]
 fn after_change(args: &StartArgs) {
     let _ = fs::chdir(c"/");
-    run_tool(&[c"/sbin/ldconfig", c"/usr/sbin/ldconfig"], &[c"ldconfig"], args);
+    run_tool(&[c"/sbin/ldconfig", c"/usr/sbin/ldconfig"], c"", args);
     if fs::statat(Fd::CWD, c"/run/systemd/system", 0).is_ok_and(|st| fs::file_type(&st) == FileType::Dir) {
-        run_tool(&[c"/usr/bin/systemctl", c"/bin/systemctl"], &[c"systemctl", c"daemon-reload"], args);
+        run_tool(&[c"/usr/bin/systemctl", c"/bin/systemctl"], c"daemon-reload", args);
     }
 }
 
-/// Runs the first executable of `paths` with `argv` and waits for it.
-fn run_tool(paths: &[&CStr], argv: &[&CStr], args: &StartArgs) {
-    let Some(path) = paths.iter().find(|p| fs::is_executable(Fd::CWD, p).is_ok()) else { return };
+/// Runs the first of `paths` that exists with the argument `arg` (if not empty) and waits
+/// for it; exit status 127 means none exists.
+fn run_tool(paths: &[&CStr; 2], arg: &CStr, args: &StartArgs) {
     let status = process::fork().and_then(|pid| {
         if pid == 0 {
-            let mut a = Argv::new();
-            for s in argv {
-                a.push(s);
+            for path in paths {
+                let argv = [path.as_ptr() as *const u8, if arg.is_empty() { core::ptr::null() } else { arg.as_ptr() as *const u8 }, core::ptr::null()];
+                process::execve(path, argv.as_ptr(), args.envp());
             }
-            // Exits with the errno of a failed exec.
-            process::exit(process::execve(path, a.as_ptr(), args.envp()).0 as i32);
+            process::exit(127);
         }
         process::wait(pid as i32)
     });
-    if status.map_or(true, |(_, st)| st != 0) {
-        warning!("%s failed; the change stays", path.to_bytes());
+    if status.map_or(true, |(_, st)| st != 0 && st != 127 << 8) {
+        warning!("%s failed; the change stays", paths[0].to_bytes());
     }
 }

@@ -51,12 +51,12 @@ impl Links {
 /// disk leaves a last entry without its NUL, whose addition was never made.
 pub fn entries_newest_first(record: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
     // Each step takes the entry that ends at the last NUL left.
-    let mut rest = &record[..record.iter().rposition(|&b| b == 0).unwrap_or(0)];
+    let mut rest = Some(&record[..record.iter().rposition(|&b| b == 0).unwrap_or(0)]);
     core::iter::from_fn(move || loop {
-        let start = rest.iter().rposition(|&b| b == 0);
-        let entry = &rest[start.map_or(0, |s| s + 1)..];
-        rest = &rest[..start?];
-        if let Some((&kind, path)) = entry.split_first() {
+        let r = rest?;
+        let start = r.iter().rposition(|&b| b == 0);
+        rest = start.map(|s| &r[..s]);
+        if let Some((&kind, path)) = r[start.map_or(0, |s| s + 1)..].split_first() {
             return Some((kind, path));
         }
     })
@@ -111,8 +111,8 @@ mod tests {
     #[test]
     fn link_targets_name_the_bundle_mount() {
         let mut links = Links::new(b"x.sb");
-        assert_eq!(links.target(b"usr/bin/x").unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/usr/bin/x");
+        assert_eq!(links.target(b"usr/bin/x").ok().unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/usr/bin/x");
         assert!(links.target(&[b'a'; PATH_MAX]).is_err());
-        assert_eq!(links.target(b"a").unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/a");
+        assert_eq!(links.target(b"a").ok().unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/a");
     }
 }

@@ -5,11 +5,15 @@
 //! The record is `memory/changes/activated/NAME`: on the changes layer (so it lives as long
 //! as what it lists) but outside overlayfs's upper dir (so it is not in `/`). It is a list of
 //! NUL-ended entries, each a kind byte and a path: [`SOURCE`] the bundle file as given,
-//! then in creation order [`DIR`] a directory made and [`LINK`] a link made to
-//! `/run/initramfs/memory/bundles/NAME/PATH`. Each entry is written before its addition is
-//! made, so that no crash leaves an addition unrecorded; an entry whose addition was never
-//! made finds nothing to remove.
-use crate::sys::fs::{self, Fd, AT_REMOVEDIR};
+//! then in creation order [`DIR`] a directory made and [`LINK`] a link made into
+//! `/run/initramfs/memory/bundles/NAME/`. A path is where the addition really is (its
+//! directory resolved, without the leading `/`): through a link such as merged /usr's
+//! `lib -> usr/lib` it is `usr/lib/...`, so the same path names it in `/` and in overlayfs's
+//! upper directory, where the next boot finds it. Each entry is written before its addition
+//! is made, so that no crash leaves an addition unrecorded; an entry whose addition was
+//! never made finds nothing to remove.
+use crate::sys::cstr::until_nul;
+use crate::sys::fs::{self, Fd, Mapping, AT_REMOVEDIR, O_DIRECTORY, O_PATH};
 use crate::sys::Errno;
 use crate::tree::{TreePath, PATH_MAX};
 use core::ffi::CStr;
@@ -45,49 +49,71 @@ impl Links {
         self.buf.truncate(self.prefix);
         self.buf.push(path).map(|b| b.as_cstr())
     }
+
+    /// Does a link to `target` point into the bundle?
+    fn into_bundle(&self, target: &[u8]) -> bool {
+        target.starts_with(&self.buf.as_bytes()[..self.prefix])
+    }
 }
 
 /// The record's complete entries (kind, path), newest first: a write cut short by a full
 /// disk leaves a last entry without its NUL, whose addition was never made.
-pub fn entries_newest_first(record: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
-    // Each step takes the entry that ends at the last NUL left.
-    let mut rest = Some(&record[..record.iter().rposition(|&b| b == 0).unwrap_or(0)]);
+pub fn entries_newest_first(record: &[u8]) -> impl Iterator<Item = (u8, &CStr)> {
+    // Each step takes the entry before the last NUL left.
+    let mut end = record.iter().rposition(|&b| b == 0);
     core::iter::from_fn(move || loop {
-        let r = rest?;
-        let start = r.iter().rposition(|&b| b == 0);
-        rest = start.map(|s| &r[..s]);
-        if let Some((&kind, path)) = r[start.map_or(0, |s| s + 1)..].split_first() {
-            return Some((kind, path));
+        let e = end?;
+        let start = record[..e].iter().rposition(|&b| b == 0).map_or(0, |s| s + 1);
+        end = start.checked_sub(1);
+        if start < e {
+            return Some((record[start], until_nul(&record[start + 1..])));
         }
     })
 }
 
-/// Removes what activation of bundle `name` added to `/` according to `record`, newest
-/// first (so a directory after what was made in it): a link only while it still points where
-/// activation made it point, a directory only when empty (something else put there stays,
-/// and so does its directory). How many were removed. Going through overlayfs, a removal
-/// where a lower layer has the path leaves a whiteout: a file deleted before the activation
-/// stays deleted.
-pub fn remove_added(name: &[u8], record: &[u8]) -> u32 {
-    let mut links = Links::new(name);
-    let (mut path, mut link) = (TreePath::new(), [0u8; PATH_MAX]);
+/// Removes what activation of bundle `name` added below `root` (`/`, or at the next boot
+/// overlayfs's upper directory) according to `record`, newest first (so a directory after
+/// what was made in it): a link only while it still points into the bundle, a directory only
+/// when empty (something else put there stays, and so does its directory). How many were
+/// removed.
+pub fn remove_added(root: Fd, name: &[u8], record: &[u8]) -> u32 {
+    let links = Links::new(name);
+    let mut link = [0u8; PATH_MAX];
     let mut removed = 0;
-    for (kind, entry) in entries_newest_first(record) {
-        path.truncate(0);
-        let Ok(p) = path.push(b"/").and_then(|p| p.push(entry)) else { continue };
-        let p = p.as_cstr();
-        // A directory that holds something else now stays (ENOTEMPTY), as does a link
-        // that points elsewhere now.
+    for (kind, path) in entries_newest_first(record) {
         let gone = if kind == DIR {
-            fs::unlinkat(Fd::CWD, p, AT_REMOVEDIR).is_ok()
+            // ENOTEMPTY: it holds something else now.
+            fs::unlinkat(root, path, AT_REMOVEDIR).is_ok()
         } else {
-            kind == LINK
-                && links.target(entry).is_ok_and(|t| fs::readlinkat(Fd::CWD, p, &mut link).is_ok_and(|l| l == t.to_bytes()))
-                && fs::unlinkat(Fd::CWD, p, 0).is_ok()
+            kind == LINK && fs::readlinkat(root, path, &mut link).is_ok_and(|t| links.into_bundle(t)) && fs::unlinkat(root, path, 0).is_ok()
         };
         removed += gone as u32;
     }
     removed
+}
+
+/// At boot, before the union is mounted over the changes layer (the working directory is
+/// the live stage's `memory/`): what activations of an earlier boot added to persistent
+/// changes must not outlive their bundles. Each record's additions are removed from
+/// overlayfs's upper directory, then the record. A bundle in the data dir's `modules/` (or
+/// picked by `load=`) is a boot bundle of this boot anyway: with its links gone, its files
+/// show from its own layer, as Slax activates it again; any other's leftovers are gone.
+pub fn remove_earlier() {
+    let (Ok(upper), Ok(records), Ok(bundles)) = (
+        fs::open(c"changes/changes", O_PATH | O_DIRECTORY),
+        fs::open(c"changes/activated", O_PATH | O_DIRECTORY),
+        fs::open(c"bundles", O_PATH | O_DIRECTORY),
+    ) else {
+        // No record (changes in RAM, or nothing was ever activated).
+        return;
+    };
+    fs::for_each_opened(c"changes/activated", |_| true, RECORDS, &mut |name, record| {
+        let removed = Mapping::of(record).map_or(0, |m| remove_added(upper.fd(), name.to_bytes(), m.bytes()));
+        // A record that would not go is read again at the next boot, and finds nothing.
+        let _ = fs::unlinkat(records.fd(), name, 0);
+        let again: &[u8] = if fs::statat(bundles.fd(), name, 0).is_ok() { b"; it is a boot bundle now" } else { b"" };
+        info!("bundle %s activated before this boot: %n additions removed%s", name.to_bytes(), again; removed);
+    });
 }
 
 #[cfg(test)]
@@ -97,7 +123,7 @@ mod tests {
     #[test]
     fn entries_come_newest_first_and_a_cut_entry_is_dropped() {
         let record = b"S/tmp/x.sb\0Dusr/share/x\0Lusr/share/x/a\0Lusr/bin/x\0Lusr/bi";
-        let got: Vec<(u8, &[u8])> = entries_newest_first(record).collect();
+        let got: Vec<(u8, &[u8])> = entries_newest_first(record).map(|(k, p)| (k, p.to_bytes())).collect();
         assert_eq!(got, vec![(LINK, &b"usr/bin/x"[..]), (LINK, b"usr/share/x/a"), (DIR, b"usr/share/x"), (SOURCE, b"/tmp/x.sb")]);
     }
 
@@ -114,5 +140,8 @@ mod tests {
         assert_eq!(links.target(b"usr/bin/x").ok().unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/usr/bin/x");
         assert!(links.target(&[b'a'; PATH_MAX]).is_err());
         assert_eq!(links.target(b"a").ok().unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/a");
+        assert!(links.into_bundle(b"/run/initramfs/memory/bundles/x.sb/usr/bin/x"));
+        assert!(!links.into_bundle(b"/run/initramfs/memory/bundles/x.sbin/x"));
+        assert!(!links.into_bundle(b"/usr/bin/x"));
     }
 }

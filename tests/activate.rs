@@ -37,7 +37,9 @@ fn core_bundle() -> PathBuf {
         .file("etc/override", "01-core\n", 0o644)
         .file(LOWER_FILE, lf::noise(64 * 1024), 0o644)
         // A stand-in for glibc's: the test sees that activation ran it.
-        .file("sbin/ldconfig", "#!/bin/sh\necho ldconfig-ran >> /tmp/ldconfig.log\n", 0o755);
+        .file("sbin/ldconfig", "#!/bin/sh\necho ldconfig-ran >> /tmp/ldconfig.log\n", 0o755)
+        // Merged /usr, as Debian has it: a bundle's lib/ lands in usr/lib/.
+        .symlink("lib", "usr/lib");
     for d in ["dev", "proc", "sys", "run", "tmp", "root", "mnt", "var", "etc", "usr/bin", "usr/lib", "usr/share"] {
         t = t.dir(d);
     }
@@ -52,6 +54,7 @@ fn medium() -> PathBuf {
         // A setuid-root binary (a copy of busybox, which must be called busybox).
         .file("usr/lib/act-suid/busybox", busybox, 0o4755)
         .file("usr/share/act-tool/readme", "from act-tool\n", 0o644)
+        .file("lib/act-tool/lib.conf", "through /lib\n", 0o644)
         .build();
     let erofs_tool = RootTree::new("act-erofs").file("usr/bin/act-erofs", script("act-erofs ran"), 0o755).build();
     let clash = RootTree::new("act-clash")
@@ -132,6 +135,7 @@ fn activate_run_deactivate_clash_busy_and_timing() {
         .assert_probe("suid-run", "ran")
         .assert_probe("suid-nosuid", "0")
         .assert_probe("tool-dir", "755 0 from act-tool")
+        .assert_probe("merged-usr", "through /lib")
         .assert_probe("erofs-run", "act-erofs ran")
         .assert_probe("list0", "boot 01-core.sb|boot 02-erofs.sb|")
         .assert_probe("list1", "activated act-erofs.sb|activated act-tool.sb|boot 01-core.sb|boot 02-erofs.sb|")
@@ -227,12 +231,13 @@ fn persistent_changes_tidied_at_the_next_boot() {
         .assert_probe("records", "act-mod.sb|act-tmp.sb|");
     let second = run(2, "persist2");
     second
-        .assert_contains("rdinit: bundle act-mod.sb, activated before this boot: 1 additions removed; it is a boot bundle of this boot")
-        .assert_contains("rdinit: bundle act-tmp.sb, activated before this boot: ")
+        .assert_contains("rdinit: bundle act-mod.sb activated before this boot: 1 additions removed; it is a boot bundle now")
+        .assert_contains("rdinit: bundle act-tmp.sb activated before this boot: 7 additions removed\n")
         .assert_probe("list", "boot 01-core.sb|boot 02-erofs.sb|boot act-mod.sb|")
         .assert_probe("mod-tool", "act-mod-tool ran")
         .assert_probe("tmp-tool", "gone")
         .assert_probe("tmp-dir", "gone")
+        .assert_probe("tmp-lib", "gone")
         .assert_probe("records", "0")
         .assert_probe("dangling", "0");
 }

@@ -18,7 +18,7 @@ use crate::sys::mount;
 use crate::sys::process;
 use crate::sys::start::StartArgs;
 use crate::sys::{Errno, PathBuf};
-use crate::tree::{walk, Step, TreePath, Visitor};
+use crate::tree::{walk, Step, TreePath, Visitor, PATH_MAX};
 use crate::Reported;
 use core::ffi::CStr;
 
@@ -37,7 +37,7 @@ pub fn run(args: StartArgs) -> ! {
     let verb = [&b"activate"[..], b"deactivate", b"list"].iter().position(|v| *v == verb);
     let done = match (fs::chdir(c"/run/initramfs/memory"), verb) {
         (Err(e), _) => Err(refuse(b"/run/initramfs/memory", b"not a live system of rdinit: ", Some(e))),
-        (Ok(()), Some(2)) => list(&mut b.record),
+        (Ok(()), Some(2)) => list(),
         // A file name (not a hidden one: nor `.` or `..`).
         (Ok(()), Some(v)) if !matches!(name.first(), None | Some(b'.')) => {
             let (mounted, recorded) = (b.path(0, b"bundles/"), b.path(1, RECORDS));
@@ -98,7 +98,7 @@ impl Bundle<'_> {
             refuse(file.to_bytes(), why, e)
         })?;
         // From here on, a failure takes down what this activation made.
-        let mut act = Activation { name, record: Fd(-1), links: Links::new(name), added: 0, full: Errno::NOSPC };
+        let mut act = Activation { name, record: Fd(-1), links: Links::new(name), place: TreePath::new(), dir: [0; PATH_MAX], added: 0, full: Errno::NOSPC };
         let walked = (|| {
             fs::mkdir(c"changes/activated", 0o755)?;
             let record = fs::openat(Fd::CWD, self.record.as_cstr(), O_WRONLY | O_CREAT | O_TRUNC, 0o644)?;
@@ -123,7 +123,9 @@ impl Bundle<'_> {
         mount::umount(self.target.as_cstr(), 0)?;
         // Made by activation, and empty now.
         let _ = fs::unlinkat(Fd::CWD, self.target.as_cstr(), AT_REMOVEDIR);
-        let removed = Mapping::open(Fd::CWD, self.record.as_cstr()).map_or(0, |m| remove_added(self.name, m.bytes()));
+        let removed = fs::open(c"/", O_RDONLY | O_DIRECTORY)
+            .and_then(|root| Ok((Mapping::open(Fd::CWD, self.record.as_cstr())?, root)))
+            .map_or(0, |(m, root)| remove_added(root.fd(), self.name, m.bytes()));
         fs::unlinkat(Fd::CWD, self.record.as_cstr(), 0)?;
         Ok(removed)
     }
@@ -148,14 +150,32 @@ struct Activation<'a> {
     /// The open record (closed by its owner in `activate`).
     record: Fd,
     links: Links,
+    /// The path of the entry being added, and a buffer for its directory's.
+    place: TreePath,
+    dir: [u8; PATH_MAX],
     added: u32,
     /// The error that stopped the walk: the changes layer is full.
     full: Errno,
 }
 
 impl Activation<'_> {
+    /// Sets `place` to where entry `name` of the directory `dst` really is, below `/`: the
+    /// directory as the kernel resolved it (`/proc/self/fd`), so that a path through a link
+    /// names the same file in overlayfs's upper directory.
+    fn place(&mut self, dst: Fd, name: &CStr) -> Result<(), Errno> {
+        let mut digits = [0u8; 20];
+        let fd = PathBuf::<32>::from_parts(&[b"/proc/self/fd/", crate::out::format_u64(dst.0 as u64, &mut digits)])?;
+        let dir = fs::readlinkat(Fd::CWD, fd.as_cstr(), &mut self.dir)?;
+        self.place.truncate(0);
+        // `/` itself reads as `/`: its entries have no directory part.
+        if dir.len() > 1 {
+            self.place.push(&dir[1..])?.push(b"/")?;
+        }
+        self.place.push(name.to_bytes()).map(|_| ())
+    }
+
     /// Appends one entry to the record: its kind, its path with the NUL.
-    fn write(&mut self, kind: u8, path: &CStr) -> Result<(), Errno> {
+    fn write(&self, kind: u8, path: &CStr) -> Result<(), Errno> {
         fs::write_all(self.record, &[kind])?;
         fs::write_all(self.record, path.to_bytes_with_nul())
     }
@@ -178,7 +198,7 @@ impl Visitor for Activation<'_> {
                 return Step::Next;
             }
         };
-        let made = self.write(kind, path.as_cstr()).and_then(|()| {
+        let made = self.place(dst, name).and_then(|()| self.write(kind, self.place.as_cstr())).and_then(|()| {
             if is_dir {
                 fs::mkdirat(dst, name, 0o700)?;
                 fs::lchownat(dst, name, st.st_uid, st.st_gid)?;
@@ -208,17 +228,15 @@ impl Visitor for Activation<'_> {
     }
 }
 
-/// Every bundle, `boot NAME` or `activated NAME`, one a line on stdout; `line` a buffer.
+/// Every bundle, `boot NAME` or `activated NAME`, one a line on stdout.
 #[inline(never)]
-fn list(line: &mut Path) -> Result<(), Reported> {
+fn list() -> Result<(), Reported> {
+    let records = fs::open(c"changes/activated", O_PATH | O_DIRECTORY);
     fs::for_each_opened(c"bundles", |_| true, b"bundles/", &mut |name, _| {
-        line.truncate(0);
-        let activated = line.push(RECORDS).and_then(|l| l.push(name)).is_ok_and(|l| fs::statat(Fd::CWD, l.as_cstr(), 0).is_ok());
-        line.truncate(0);
-        if line.push(if activated { b"activated " } else { b"boot " }).and_then(|l| l.push(name)).and_then(|l| l.push(b"\n")).is_ok() {
-            // A closed stdout has nobody to tell.
-            let _ = fs::write_all(Fd::STDOUT, line.as_bytes());
-        }
+        let activated = records.as_ref().is_ok_and(|r| fs::statat(r.fd(), name, 0).is_ok());
+        let kind: &[u8] = if activated { b"activated " } else { b"boot " };
+        // A closed stdout has nobody to tell.
+        let _ = fs::write_all(Fd::STDOUT, kind).and_then(|()| fs::write_all(Fd::STDOUT, name.to_bytes())).and_then(|()| fs::write_all(Fd::STDOUT, b"\n"));
     });
     Ok(())
 }

@@ -169,7 +169,7 @@ fn signal_others(sig: u32) -> u32 {
     let me = process::getpid();
     let mut n = 0;
     fs::for_each_opened(c"/proc", |name| name.first().is_some_and(u8::is_ascii_digit), b"/proc/", &mut |name, proc_dir| {
-        let Some(pid) = crate::parse::cmdline::parse_u32(name).filter(|&pid| pid > 1 && pid != me) else { return };
+        let Some(pid) = crate::parse::cmdline::parse_u32(name.to_bytes()).filter(|&pid| pid > 1 && pid != me) else { return };
         let mut stat = [0u8; 512];
         let mut first = [0u8; 1];
         let live = fs::read_file(proc_dir, c"stat", &mut stat).is_ok_and(procstat::is_live_user_process);

@@ -387,7 +387,7 @@ impl Dir {
 /// accepts, and hands the name and the descriptor to `f`: one copy of the directory walk
 /// for the process and loop device scans of the shutdown and `bundle` roles.
 #[inline(never)]
-pub fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut dyn FnMut(&[u8], Fd)) {
+pub fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut dyn FnMut(&CStr, Fd)) {
     let Ok(mut dir) = Dir::open(dir) else { return };
     while let Ok(Some(e)) = dir.next_entry() {
         let name = e.name();
@@ -396,7 +396,7 @@ pub fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut
         }
         let Ok(path) = super::PathBuf::<4096>::from_parts(&[into, name]) else { continue };
         if let Ok(fd) = open(path.as_cstr(), O_RDONLY) {
-            f(name, fd.fd());
+            f(e.cname(), fd.fd());
         }
     }
 }

@@ -107,8 +107,8 @@ pub fn remove_earlier() {
         // No record (changes in RAM, or nothing was ever activated).
         return;
     };
-    fs::for_each_opened(c"changes/activated", |_| true, RECORDS, &mut |name, record| {
-        let removed = Mapping::of(record).map_or(0, |m| remove_added(upper.fd(), name.to_bytes(), m.bytes()));
+    fs::for_each_opened(c"changes/activated", |_| true, RECORDS, &mut |name, _| {
+        let removed = Mapping::open(records.fd(), name).map_or(0, |m| remove_added(upper.fd(), name.to_bytes(), m.bytes()));
         // A record that would not go is read again at the next boot, and finds nothing.
         let _ = fs::unlinkat(records.fd(), name, 0);
         let again: &[u8] = if fs::statat(bundles.fd(), name, 0).is_ok() { b"; it is a boot bundle now" } else { b"" };

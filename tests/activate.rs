@@ -38,6 +38,8 @@ fn core_bundle() -> PathBuf {
         .file(LOWER_FILE, lf::noise(64 * 1024), 0o644)
         // A stand-in for glibc's: the test sees that activation ran it.
         .file("sbin/ldconfig", "#!/bin/sh\necho ldconfig-ran >> /tmp/ldconfig.log\n", 0o755)
+        // And systemd's: run by activation only when /run/systemd/system exists.
+        .file("usr/bin/systemctl", "#!/bin/sh\necho \"$@\" >> /tmp/systemctl.log\n", 0o755)
         // Merged /usr, as Debian has it: a bundle's lib/ lands in usr/lib/.
         .symlink("lib", "usr/lib");
     for d in ["dev", "proc", "sys", "run", "tmp", "root", "mnt", "var", "etc", "usr/bin", "usr/lib", "usr/share"] {
@@ -142,8 +144,10 @@ fn activate_run_deactivate_clash_busy_and_timing() {
         .assert_probe("list2", "boot 01-core.sb|boot 02-erofs.sb|")
         .assert_probe("records-left", "0")
         .assert_not_contains("PROBE after-deactivate");
-    // ldconfig ran after the activation.
-    log.assert_probe("ldconfig", "ldconfig-ran ");
+    // ldconfig ran after the activation; systemctl daemon-reload only once systemd "runs".
+    log.assert_probe("ldconfig", "ldconfig-ran ")
+        .assert_probe("systemctl-before", "none")
+        .assert_probe("systemctl", "daemon-reload");
     assert_probe_starts(&log, "activate-erofs", "rc=0 ");
     assert_probe_starts(&log, "deactivate-tool", "rc=0 rdinit: bundle act-tool.sb deactivated: ");
     assert_probe_starts(&log, "deactivate-erofs", "rc=0 ");

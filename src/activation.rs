@@ -51,7 +51,7 @@ impl Links {
     }
 
     /// Does a link to `target` point into the bundle?
-    fn into_bundle(&self, target: &[u8]) -> bool {
+    fn points_into(&self, target: &[u8]) -> bool {
         target.starts_with(&self.buf.as_bytes()[..self.prefix])
     }
 }
@@ -85,7 +85,7 @@ pub fn remove_added(root: Fd, name: &[u8], record: &[u8]) -> u32 {
             // ENOTEMPTY: it holds something else now.
             fs::unlinkat(root, path, AT_REMOVEDIR).is_ok()
         } else {
-            kind == LINK && fs::readlinkat(root, path, &mut link).is_ok_and(|t| links.into_bundle(t)) && fs::unlinkat(root, path, 0).is_ok()
+            kind == LINK && fs::readlinkat(root, path, &mut link).is_ok_and(|t| links.points_into(t)) && fs::unlinkat(root, path, 0).is_ok()
         };
         removed += gone as u32;
     }
@@ -140,8 +140,8 @@ mod tests {
         assert_eq!(links.target(b"usr/bin/x").ok().unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/usr/bin/x");
         assert!(links.target(&[b'a'; PATH_MAX]).is_err());
         assert_eq!(links.target(b"a").ok().unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/a");
-        assert!(links.into_bundle(b"/run/initramfs/memory/bundles/x.sb/usr/bin/x"));
-        assert!(!links.into_bundle(b"/run/initramfs/memory/bundles/x.sbin/x"));
-        assert!(!links.into_bundle(b"/usr/bin/x"));
+        assert!(links.points_into(b"/run/initramfs/memory/bundles/x.sb/usr/bin/x"));
+        assert!(!links.points_into(b"/run/initramfs/memory/bundles/x.sbin/x"));
+        assert!(!links.points_into(b"/usr/bin/x"));
     }
 }

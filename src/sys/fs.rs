@@ -383,6 +383,24 @@ impl Dir {
     }
 }
 
+/// Opens `into` + NAME read-only for each entry NAME of directory `dir` that `keep`
+/// accepts, and hands the name and the descriptor to `f`: one copy of the directory walk
+/// for the process and loop device scans of the shutdown and `bundle` roles.
+#[inline(never)]
+pub fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut dyn FnMut(&CStr, Fd)) {
+    let Ok(mut dir) = Dir::open(dir) else { return };
+    while let Ok(Some(e)) = dir.next_entry() {
+        let name = e.name();
+        if !keep(name) {
+            continue;
+        }
+        let Ok(path) = super::PathBuf::<4096>::from_parts(&[into, name]) else { continue };
+        if let Ok(fd) = open(path.as_cstr(), O_RDONLY) {
+            f(e.cname(), fd.fd());
+        }
+    }
+}
+
 /// The file type bits of a `stat` mode.
 pub fn file_type(st: &Stat) -> FileType {
     match st.st_mode & S_IFMT {

@@ -7,10 +7,9 @@
 //!   genkernel's initrds read), in any form `root=` takes;
 //! - the switch pivots the real root in and detaches the RAM disk, which is a real
 //!   filesystem and is not emptied file by file;
-//! - the RAM disk's memory is handed back afterwards, as initrd.rst's
-//!   `blockdev --flushbufs /dev/ram0` does: BLKFLSBUF drops the image's copy in the page
-//!   cache, and BLKDISCARD frees the RAM disk's own pages (brd frees discarded pages on
-//!   Linux 6.12; 6.1's brd cannot discard, so there only the page cache copy comes back).
+//! - the RAM disk's memory is handed back afterwards (initrd.rst's
+//!   `blockdev --flushbufs /dev/ram0`): a discard of the whole device frees both the
+//!   image's copy in the page cache and the RAM disk's own pages.
 //!
 //! Freeing needs the RAM disk unmounted, and it stays mounted while a program runs from
 //! it; so the init first re-executes itself from a copy in RAM (a memfd).
@@ -75,13 +74,15 @@ pub fn release_ramdisk() {
             return;
         }
     };
-    if let Err(e) = blockdev::flush_buffers(dev.fd()) {
-        warning!("initrd: flush /dev/ram0: %e"; e);
-    }
-    // EOPNOTSUPP on 6.1, whose brd cannot discard: its pages stay until the device is
-    // removed, which a built-in driver never is.
-    if let Err(e) = blockdev::discard_all(dev.fd()) {
-        warning!("initrd: discard /dev/ram0: %e"; e);
+    // Discarding the whole device drops its page cache without writing it back and frees
+    // brd's pages (Linux 6.12). 6.1's brd cannot discard (EOPNOTSUPP): there initrd.rst's
+    // flush is all there is, and it frees only what had been written back already.
+    let done = match blockdev::discard_all(dev.fd()) {
+        Err(Errno::NOTSUP) => blockdev::flush_buffers(dev.fd()),
+        other => other,
+    };
+    if let Err(e) = done {
+        warning!("initrd: free /dev/ram0: %e"; e);
     }
     drop(dev);
     let freed_kb = process::ram().map_or(0, |r| r.free).saturating_sub(before) / 1024;

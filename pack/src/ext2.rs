@@ -14,9 +14,10 @@ use anyhow::{bail, Context, Result};
 
 use crate::image::{Data, Image, Kind, Written};
 
-/// Free room left in the filesystem beyond its content, in KiB: ext2's own metadata (inode
-/// tables, bitmaps) and a little slack.
-const SLACK_KIB: u64 = 256;
+/// Room in the filesystem beyond its content, in KiB: ext2's own metadata (inode tables,
+/// bitmaps, indirect blocks: about 1/64 of the content with 1 KiB blocks) and some slack.
+/// The RAM disk must hold the whole filesystem (`ramdisk_size=`, 4 MiB by default).
+const SLACK_KIB: u64 = 1024;
 
 /// Writes `img` as an ext2 filesystem image to `out`.
 pub fn write_ext2<W: Write>(img: &Image, mut out: W) -> Result<Written> {
@@ -61,7 +62,7 @@ pub fn write_ext2<W: Write>(img: &Image, mut out: W) -> Result<Written> {
     let image = stage.path().join("initrd.ext2");
     // 1 KiB blocks: the RAM disk's default size is counted in KiB and small images waste
     // least; no reserved blocks: nobody but root writes here.
-    let size_kib = content_kib + content_kib / 4 + SLACK_KIB;
+    let size_kib = content_kib + content_kib / 16 + SLACK_KIB;
     let inodes = (entries + 16).to_string();
     let made = Command::new("mke2fs")
         .args(["-q", "-F", "-t", "ext2", "-b", "1024", "-m", "0", "-N", &inodes, "-d"])

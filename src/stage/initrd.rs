@@ -74,9 +74,12 @@ pub fn release_ramdisk() {
             return;
         }
     };
-    // Discarding the whole device drops its page cache without writing it back and frees
-    // brd's pages (Linux 6.12). 6.1's brd cannot discard (EOPNOTSUPP): there initrd.rst's
-    // flush is all there is, and it frees only what had been written back already.
+    // By now the image lives only in brd's own pages: the kernel wrote it through
+    // /dev/ram and dropped that page cache when it closed the device. A discard of the
+    // whole device frees them (brd can discard on Linux 6.12). 6.1's brd cannot discard
+    // (EOPNOTSUPP) and frees its pages only when the device goes, which a built-in driver
+    // never does: initrd.rst's `blockdev --flushbufs` (BLKFLSBUF) is then all there is,
+    // and measured there it freed nothing.
     let done = match blockdev::discard_all(dev.fd()) {
         Err(Errno::NOTSUP) => blockdev::flush_buffers(dev.fd()),
         other => other,

@@ -1,10 +1,10 @@
 //! A kernel of our own, with rdinit built into it (issue 10): Linux from Debian's
-//! `linux-source-6.1` package, configured small (`make tinyconfig` plus the fragments in
+//! `linux-source-6.12` package (trixie), configured small (`make tinyconfig` plus the fragments in
 //! `xtask/kconfig/`), everything built in, no modules, for x86_64 and (cross-compiled with
 //! Debian's gcc-aarch64-linux-gnu) aarch64.
 //!
-//! The source package is downloaded with the host's apt (`apt-get download`, never
-//! installed) and unpacked once per version; each architecture's configured and built tree
+//! The source package is downloaded through a private apt state for its suite
+//! (xtask/src/debian.rs, never installed) and unpacked once per version; each architecture's configured and built tree
 //! (`make O=`) is cached under `<cache>/kbuild/<version>-<arch>-<hash>`, the hash covering
 //! the config fragments and [`BUILDER_VERSION`]. A cold build takes about 5 minutes per
 //! architecture on 2 cores; later runs reuse the tree.
@@ -25,8 +25,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// Debian's kernel source package (bookworm's, the host's own suite).
-pub const SOURCE_PACKAGE: &str = "linux-source-6.1";
+/// Debian's kernel source package, and the suite it comes from: trixie's 6.12, whose RAM
+/// disk driver frees a discarded disk (the legacy initrd boot gives its memory back that
+/// way; bookworm's 6.1 cannot).
+pub const SOURCE_PACKAGE: &str = "linux-source-6.12";
+pub const SOURCE_SUITE: &str = "trixie";
 
 /// Bumped when the build recipe below changes in a way that changes the kernel.
 const BUILDER_VERSION: &str = "1";
@@ -173,22 +176,17 @@ fn lock(path: &Path) -> Result<fs::File> {
 // ---------------------------------------------------------------------------------------
 // The source
 
-/// The candidate version of [`SOURCE_PACKAGE`] in the host's apt.
-fn source_version() -> Result<String> {
-    let out = run(Command::new("apt-cache").args(["show", "--no-all-versions", SOURCE_PACKAGE]))
-        .with_context(|| format!("apt knows no {SOURCE_PACKAGE} (run `apt-get update`)"))?;
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("Version: "))
-        .map(str::to_owned)
-        .with_context(|| format!("apt-cache show {SOURCE_PACKAGE}: no Version"))
+/// The version of [`SOURCE_PACKAGE`] in [`SOURCE_SUITE`], and the downloaded package's
+/// files (a private apt state, as the foreign kernels come: xtask/src/debian.rs).
+fn source_package() -> Result<crate::debian::Unpacked> {
+    crate::debian::unpacked(SOURCE_SUITE, "amd64", SOURCE_PACKAGE, None, |_| Ok(()))
 }
 
-/// The unpacked source tree of `version`, downloaded and unpacked on first use.
-fn source_tree(version: &str) -> Result<PathBuf> {
+/// The unpacked source tree of the package, unpacked on first use.
+fn source_tree(package: &crate::debian::Unpacked) -> Result<PathBuf> {
     let base = cache_dir().join("kbuild");
     fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
-    let name = format!("{SOURCE_PACKAGE}_{}", version.replace(':', "%3a"));
+    let name = format!("{SOURCE_PACKAGE}_{}", package.version.replace(':', "%3a"));
     let tree = base.join(&name);
     if tree.join(".complete").exists() {
         return Ok(tree);
@@ -198,31 +196,17 @@ fn source_tree(version: &str) -> Result<PathBuf> {
         return Ok(tree);
     }
     let t0 = Instant::now();
-    let dl = base.join(format!("{name}.download"));
-    remove_any(&dl)?;
-    fs::create_dir_all(&dl)?;
-    let mut get = Command::new("apt-get");
-    get.current_dir(&dl).args(["download", "-q", &format!("{SOURCE_PACKAGE}={version}")]);
-    run(&mut get).with_context(|| format!("downloading {SOURCE_PACKAGE} {version}"))?;
-    let deb = fs::read_dir(&dl)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.extension().is_some_and(|e| e == "deb"))
-        .with_context(|| format!("apt-get download left no .deb in {}", dl.display()))?;
-    // The package holds /usr/src/linux-source-6.1.tar.xz: piped out of the .deb and
-    // unpacked, without the package's other files. The tarball's top directory is
-    // linux-source-6.1/.
+    // The package holds /usr/src/linux-source-6.12.tar.xz, whose top directory is
+    // linux-source-6.12/.
+    let tarball = package.root.join(format!("usr/src/{SOURCE_PACKAGE}.tar.xz"));
     remove_any(&tree)?;
     fs::create_dir_all(&tree)?;
-    let script = format!(
-        "dpkg-deb --fsys-tarfile \"$1\" | tar -xO ./usr/src/{SOURCE_PACKAGE}.tar.xz | tar -xJ -C \"$2\" --strip-components=1"
-    );
-    let mut unpack = Command::new("bash");
-    unpack.args(["-euo", "pipefail", "-c", &script, "unpack"]).arg(&deb).arg(&tree);
-    run(&mut unpack).with_context(|| format!("unpacking {}", deb.display()))?;
+    let mut unpack = Command::new("tar");
+    unpack.arg("-xJf").arg(&tarball).arg("-C").arg(&tree).arg("--strip-components=1");
+    run(&mut unpack).with_context(|| format!("unpacking {}", tarball.display()))?;
     ensure!(tree.join("Makefile").is_file(), "{} has no Makefile after unpacking", tree.display());
     fs::write(tree.join(".complete"), b"")?;
-    remove_any(&dl)?;
-    eprintln!("kbuild: {SOURCE_PACKAGE} {version} unpacked in {:.0} s", t0.elapsed().as_secs_f64());
+    eprintln!("kbuild: {SOURCE_PACKAGE} {} unpacked in {:.0} s", package.version, t0.elapsed().as_secs_f64());
     Ok(tree)
 }
 
@@ -236,12 +220,13 @@ fn tree_key(arch: Arch, t: &Target) -> String {
 
 /// The configured and built tree of `arch` (`make O=`), built on first use.
 fn built_tree(arch: Arch, t: &Target) -> Result<PathBuf> {
-    let version = source_version()?;
+    let package = source_package()?;
+    let version = &package.version;
     let tree = cache_dir().join("kbuild").join(format!("{}-{}-{}", version.replace(':', "%3a"), arch.name(), tree_key(arch, t)));
     if tree.join(".built").exists() {
         return Ok(tree);
     }
-    let source = source_tree(&version)?;
+    let source = source_tree(&package)?;
     let _lock = lock(&tree.with_extension("lock"))?;
     if tree.join(".built").exists() {
         return Ok(tree);

@@ -164,7 +164,7 @@ fn trim_slash(path: &CStr) -> &CStr {
 
 /// Switches to NEW_ROOT and execs `init`; returns only if that failed (already reported).
 fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
-    let (old_root, old_dev) = match switch::open_old_root() {
+    let old_root = match switch::open_old_root() {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -182,8 +182,7 @@ fn switch_and_exec(boot: &mut Boot, init: &CStr) -> Reported {
     if let Err(r) = switch::enter_root(NEW_ROOT) {
         return r;
     }
-    switch::delete_tree(old_root.fd(), old_dev, 0);
-    drop(old_root);
+    old_root.clear();
     crate::out::open_console();
     exec_init(boot, init)
 }

@@ -257,6 +257,26 @@ pub fn sendfile(to: Fd, from: Fd, count: usize) -> Result<usize, Errno> {
     ret(unsafe { syscall4(nr::__NR_sendfile as usize, to.raw(), from.raw(), 0, count) })
 }
 
+/// Copies `size` bytes from `from`'s offset to `to`'s, inside the kernel (sendfile);
+/// returns how many were copied (fewer when `from` ends early).
+pub fn copy_bytes(to: Fd, from: Fd, size: u64) -> Result<u64, Errno> {
+    let mut done = 0u64;
+    while done < size {
+        let n = sendfile(to, from, (size - done).min(1 << 30) as usize)?;
+        if n == 0 {
+            break;
+        }
+        done += n as u64;
+    }
+    Ok(done)
+}
+
+/// `memfd_create(2)`: an anonymous file in RAM, close-on-exec.
+pub fn memfd_create(name: &CStr) -> Result<OwnedFd, Errno> {
+    // SAFETY: `name` is NUL-terminated.
+    ret(unsafe { syscall2(nr::__NR_memfd_create as usize, name.as_ptr() as usize, g::MFD_CLOEXEC as usize) }).map(OwnedFd::from_raw)
+}
+
 /// `sync(2)`: cannot fail.
 pub fn sync() {
     // SAFETY: no arguments.

@@ -19,6 +19,19 @@ pub fn execve(path: &CStr, argv: *const *const u8, envp: *const *const u8) -> Er
     }
 }
 
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: runs the program open at `fd` (a memfd
+/// copy of this one); returns only on failure.
+pub fn execve_fd(fd: super::Fd, argv: *const *const u8, envp: *const *const u8) -> Errno {
+    // SAFETY: as for execve; the empty path is a NUL-terminated literal.
+    let r = unsafe {
+        super::syscall5(nr::__NR_execveat as usize, fd.raw(), c"".as_ptr() as usize, argv as usize, envp as usize, g::AT_EMPTY_PATH as usize)
+    };
+    match ret(r) {
+        Err(e) => e,
+        Ok(_) => Errno::INVAL,
+    }
+}
+
 /// `exit_group(2)` (never used by PID 1: only by children).
 pub fn exit(code: i32) -> ! {
     // SAFETY: ends the process.
@@ -115,8 +128,16 @@ pub fn kernel_release(buf: &mut [u8; 65]) -> &[u8] {
     &buf[..len]
 }
 
-/// Free and total RAM in bytes, from `sysinfo(2)`.
-pub fn memory() -> Result<(u64, u64), Errno> {
+/// The RAM figures of `sysinfo(2)`, in bytes.
+pub struct Ram {
+    pub free: u64,
+    /// Block devices' page cache: free for the taking, but not counted in `free`.
+    pub buffers: u64,
+    pub total: u64,
+}
+
+/// How much RAM there is and how much is free, from `sysinfo(2)`.
+pub fn ram() -> Result<Ram, Errno> {
     let mut info = core::mem::MaybeUninit::<linux_raw_sys::system::sysinfo>::zeroed();
     // SAFETY: the kernel fills the struct.
     ret(unsafe { syscall1(nr::__NR_sysinfo as usize, info.as_mut_ptr() as usize) })?;
@@ -126,7 +147,7 @@ pub fn memory() -> Result<(u64, u64), Errno> {
     // The counts are `unsigned long`: 32 bits on a 32-bit ABI, where only the product in
     // u64 is safe.
     #[allow(clippy::unnecessary_cast)]
-    Ok(((info.freeram as u64 + info.bufferram as u64) * unit, info.totalram as u64 * unit))
+    Ok(Ram { free: info.freeram as u64 * unit, buffers: info.bufferram as u64 * unit, total: info.totalram as u64 * unit })
 }
 
 /// What `reboot(2)` should do.

@@ -185,11 +185,10 @@ pub fn initrd_without_console() -> PathBuf {
 /// Size of the file [`initrd_with_ballast`] carries.
 pub const BALLAST_MIB: u64 = 32;
 
-/// [`initrd`] (uncompressed) plus `/ballast`, [`BALLAST_MIB`] MiB of incompressible bytes:
-/// with root= the initramfs is ramfs, whose pages show as Unevictable in /proc/meminfo
-/// until the switch deletes its files.
-pub fn initrd_with_ballast() -> PathBuf {
-    let ballast = build_image(images_dir().join(format!("ballast-{BALLAST_MIB}m.bin")), |tmp| {
+/// [`BALLAST_MIB`] MiB of incompressible bytes, the same every run: memory a test can watch
+/// being freed.
+pub fn ballast() -> PathBuf {
+    build_image(images_dir().join(format!("ballast-{BALLAST_MIB}m.bin")), |tmp| {
         // xorshift64: the same bytes every run, which no compressor can shrink.
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
         let mut bytes = Vec::with_capacity((BALLAST_MIB << 20) as usize);
@@ -200,6 +199,12 @@ pub fn initrd_with_ballast() -> PathBuf {
             bytes.extend_from_slice(&x.to_le_bytes());
         }
         Ok(fs::write(tmp, bytes)?)
-    });
-    Pack::storage("storage-ballast").compress("none").file(ballast, "/ballast").build()
+    })
+}
+
+/// [`initrd`] (uncompressed) plus `/ballast` ([`ballast`]): with root= the initramfs is
+/// ramfs, whose pages show as Unevictable in /proc/meminfo until the switch deletes its
+/// files.
+pub fn initrd_with_ballast() -> PathBuf {
+    Pack::storage("storage-ballast").compress("none").file(ballast(), "/ballast").build()
 }

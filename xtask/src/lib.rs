@@ -11,6 +11,8 @@
 //!   `target/boot-images/` and is built at most once per process.
 //! - [`Qemu`] boots one machine (TCG only) and returns its [`BootLog`]; at most
 //!   [`max_parallel_qemus`] run at once, across processes.
+//! - [`kbuild`] builds Linux from Debian's source package, small and without modules, with
+//!   a gen_init_cpio list (rdinit built in) as its initramfs.
 //! - [`fixtures`] are the images the boot scenarios share.
 //! - [`fuzz`] runs the cargo-fuzz targets of `fuzz/`.
 //!
@@ -24,6 +26,7 @@ mod cache;
 pub mod fixtures;
 pub mod fuzz;
 mod images;
+pub mod kbuild;
 mod kernel;
 pub mod live_fixtures;
 mod pack;

@@ -33,6 +33,17 @@ enum Cmd {
         #[arg(long)]
         strip: bool,
     },
+    /// Build Linux (Debian's linux-source-6.1, small config, no modules; cached under
+    /// /var/cache/rdinit/kbuild) with a gen_init_cpio list built in (`rdinit-pack
+    /// --emit-list`), or none; print the bootable image's path and the compressed size.
+    Kernel {
+        /// x86_64 or aarch64.
+        #[arg(long, default_value = "x86_64")]
+        arch: String,
+        /// The gen_init_cpio list for CONFIG_INITRAMFS_SOURCE.
+        #[arg(long, value_name = "FILE")]
+        list: Option<std::path::PathBuf>,
+    },
     /// Setup, then `cargo test --workspace --no-fail-fast`: unit tests of all crates and the
     /// QEMU boot tests; without arguments, the x86_64 boot and live tests again on trixie's
     /// kernel, then every fuzz target briefly (`cargo xtask fuzz`).
@@ -132,6 +143,16 @@ fn real_main() -> Result<ExitCode> {
             } else {
                 println!("{}", bin.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Kernel { arch, list } => {
+            let Some(arch) = Arch::from_name(&arch) else {
+                anyhow::bail!("unknown architecture {arch:?}; x86_64 or aarch64");
+            };
+            setup()?;
+            let k = xtask::kbuild::kernel_build(arch, list.as_deref())?;
+            println!("{}", k.image.display());
+            eprintln!("linux {}: {} is {} bytes", k.release, k.compressed.display(), k.compressed_size()?);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Fuzz { seconds, targets } => {

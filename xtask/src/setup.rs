@@ -40,6 +40,16 @@ pub const PACKAGES: &[&str] = &[
     "opensbi",
     // depmod for the downloaded kernels' module trees.
     "kmod",
+    // Building Linux from Debian's linux-source package (xtask/src/kbuild.rs; the source
+    // itself is downloaded, not installed): make and gcc, Kconfig's parser, objtool's
+    // libelf (x86_64), bc for the timer constants, xz for the bzImage.
+    "make",
+    "gcc",
+    "flex",
+    "bison",
+    "bc",
+    "libelf-dev",
+    "xz-utils",
 ];
 
 /// The packages of [`PACKAGES`] that `dpkg -s` does not report as installed.

@@ -89,14 +89,7 @@ pub(super) fn copy_file(src_dir: Fd, src: &CStr, dst_dir: Fd, dst: &CStr) -> Res
     let size = st.st_size as u64;
     let _ = fs::unlinkat(dst_dir, dst, 0);
     let to = fs::openat(dst_dir, dst, fs::O_WRONLY | fs::O_CREAT | fs::O_TRUNC | fs::O_NOFOLLOW, 0o600)?;
-    let mut done = 0u64;
-    while done < size {
-        let n = fs::sendfile(to.fd(), from.fd(), (size - done).min(1 << 30) as usize)?;
-        if n == 0 {
-            break;
-        }
-        done += n as u64;
-    }
+    let done = fs::copy_bytes(to.fd(), from.fd(), size)?;
     fs::fchmod(to.fd(), st.st_mode & 0o7777)?;
     Ok(done)
 }

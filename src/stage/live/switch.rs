@@ -9,7 +9,7 @@ use core::ffi::CStr;
 /// /live becomes `/` (move + chroot), then `pivot_root` puts the union at `/` and /live at
 /// /run/initramfs; the initramfs is emptied through a saved fd; then init is exec'd.
 pub(super) fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
-    let (old_root, old_dev) = switch::open_old_root()?;
+    let old_root = switch::open_old_root()?;
     out::stage(b"live: switching root");
     root::report_peak_memory();
     for &d in &[c"union/dev", c"union/proc", c"union/sys", c"union/run"] {
@@ -23,8 +23,7 @@ pub(super) fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Repo
     enter(c"/memory/union")?;
     mount::pivot_root(c".", c"run/initramfs").map_err(|e| report(b"pivot_root into", b"/memory/union", e))?;
     enter(c"/")?;
-    switch::delete_tree(old_root.fd(), old_dev, 0);
-    drop(old_root);
+    old_root.clear();
     crate::out::open_console();
     Ok(root::exec_init(boot, init))
 }

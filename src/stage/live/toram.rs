@@ -27,7 +27,7 @@ pub(super) fn copy_to_ram(data: Fd, bundles: &Bundles) -> bool {
             total += fs::statat(data, file.as_cstr(), 0).map_or(0, |st| st.st_size as u64);
         }
     }
-    let free = process::memory().map_or(0, |(free, _)| free);
+    let free = process::ram().map_or(0, |r| r.free + r.buffers);
     let room = free.saturating_sub(TORAM_RESERVE);
     // Checked before the mount too: tmpfs takes size=0 as no limit at all.
     if does_not_fit(total, room) {

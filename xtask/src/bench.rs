@@ -594,15 +594,16 @@ fn builtin_images(dir: &Path, peer_init: &Path, peer_root_init: &Path, applets: 
     let mut rdinit = None;
     let mut sizes = Vec::new();
     for arch in [Arch::X86_64, Arch::Aarch64] {
-        // x86_64: the same rdinit as every other row.
+        // x86_64: the same rdinit as every other row, stripped as a board would ship it.
         let init = match arch {
             Arch::X86_64 => tools().rdinit.clone(),
             _ => build_init(arch, Features::Full)?,
         };
-        let with = kernel_build(arch, Some(&list(&format!("builtin-rdinit-{}", arch.name()), Pack::new(&format!("bench-builtin-rdinit-{}", arch.name())).no_kernel().init(&init))))?;
-        let without = kernel_build(arch, None)?;
         let stripped = dir.join(format!("rdinit-{}.stripped", arch.name()));
         run_cmd(cmd(&arch.strip())?.arg("-o").arg(&stripped).arg(&init))?;
+        let name = format!("builtin-rdinit-{}", arch.name());
+        let with = kernel_build(arch, Some(&list(&name, Pack::new(&format!("bench-{name}")).no_kernel().init(&stripped))))?;
+        let without = kernel_build(arch, None)?;
         sizes.push(KernelSizes {
             arch,
             release: with.release.clone(),

@@ -8,13 +8,20 @@
 //!   with the same modules on the same media;
 //! - `floor`: `bench/floor-init.sh`, an /init that only loads that module set;
 //! - `rdinit root=` against Debian's initramfs-tools (`/boot/initrd.img-*`) on one ext4 root
-//!   disk, each with a floor of the modules it actually loaded.
+//!   disk, each with a floor of the modules it actually loaded;
+//! - on a kernel of our own with everything built in and the init built into the image
+//!   (issue 10, xtask/src/kbuild.rs; no `-initrd`): rdinit against the busybox shell peer
+//!   (`bench/peer-init.sh` live, `bench/peer-root-init.sh` root=), kernel start → real init,
+//!   where nothing is left to load and the init's own cost is all there is; and the
+//!   compressed kernel image with and without rdinit, x86_64 and aarch64.
 //!
 //! Every boot ends in `bench/real-init.sh` (the real init), whose first act writes the
 //! marker [`MARKER`] to /dev/kmsg. Times are differences of printk timestamps, one clock:
 //! "Run /init as init process" → marker (/init → real init), 0 → marker (kernel → real
 //! init). Results go to `bench/results/` (results.md, bundles.svg, samples.csv).
 
+use crate::arch::{build_init, Arch, Features};
+use crate::kbuild::{kernel_build, KernelImage};
 use crate::util::{cmd, images_dir, run as run_cmd, workspace};
 use crate::{ext4_image, kernel, squashfs_with, tools, BootLog, Outcome, Pack, Qemu, RootTree};
 use anyhow::{bail, ensure, Context, Result};
@@ -54,6 +61,10 @@ pub const LONG_ABOUT: &str = "Boot-time benchmark (issue 5). Boots, round-robin 
   floor    bench/floor-init.sh, an /init that only loads the same modules
   root     rdinit root= against Debian's initramfs-tools on one ext4 disk, each with the
            floor of the modules it loaded
+  builtin  on a kernel built here with everything built in (linux-source-6.1, no modules),
+           the init built into the image: rdinit against the busybox shell peer, root= and
+           live (10 bundles), kernel start -> real init; and the compressed kernel image with
+           and without rdinit (x86_64, aarch64)
 Times come from printk timestamps: the kernel's \"Run /init\" line -> the marker the real init \
 writes to /dev/kmsg. Medians go to bench/results/results.md, a plot to bench/results/bundles.svg, \
 every boot to bench/results/samples.csv; logs stay in target/boot-images/logs/bench-*.log. \
@@ -102,6 +113,10 @@ pub enum Skip {
     Live,
     /// all root= boots
     Root,
+    /// the rows on the kernel with everything built in (and its builds)
+    Builtin,
+    /// every row on Debian's kernel (leaves the built-in rows)
+    Stock,
 }
 
 /// Who boots.
@@ -118,6 +133,11 @@ enum Who {
     FloorRdinitRoot,
     Debian,
     FloorDebian,
+    /// On the kernel with everything built in, the init built into the image.
+    BuiltinRdinitRoot,
+    BuiltinPeerRoot,
+    BuiltinRdinitLive,
+    BuiltinPeerLive,
 }
 
 impl Who {
@@ -132,6 +152,10 @@ impl Who {
             Who::FloorRdinitRoot => "floor (rdinit root= modules)",
             Who::Debian => "Debian initramfs-tools root=",
             Who::FloorDebian => "floor (Debian's modules)",
+            Who::BuiltinRdinitRoot => "built-in kernel: rdinit root=",
+            Who::BuiltinPeerRoot => "built-in kernel: peer (busybox sh) root=",
+            Who::BuiltinRdinitLive => "built-in kernel: rdinit live",
+            Who::BuiltinPeerLive => "built-in kernel: peer (busybox sh) live",
         }
     }
     fn slug(self) -> &'static str {
@@ -145,10 +169,21 @@ impl Who {
             Who::FloorRdinitRoot => "floor-rdinit-root",
             Who::Debian => "debian",
             Who::FloorDebian => "floor-debian",
+            Who::BuiltinRdinitRoot => "builtin-rdinit-root",
+            Who::BuiltinPeerRoot => "builtin-peer-root",
+            Who::BuiltinRdinitLive => "builtin-rdinit",
+            Who::BuiltinPeerLive => "builtin-peer",
         }
     }
     fn is_live(self) -> bool {
-        matches!(self, Who::Rdinit | Who::RdinitGeneric | Who::RdinitGenericAll | Who::Peer | Who::Floor)
+        matches!(
+            self,
+            Who::Rdinit | Who::RdinitGeneric | Who::RdinitGenericAll | Who::Peer | Who::Floor | Who::BuiltinRdinitLive | Who::BuiltinPeerLive
+        )
+    }
+    /// Booted on the kernel with everything built in.
+    fn is_builtin(self) -> bool {
+        matches!(self, Who::BuiltinRdinitRoot | Who::BuiltinPeerRoot | Who::BuiltinRdinitLive | Who::BuiltinPeerLive)
     }
     fn is_floor(self) -> bool {
         matches!(self, Who::Floor | Who::FloorRdinitRoot | Who::FloorDebian)
@@ -164,12 +199,17 @@ impl Who {
     }
     fn skipped(self, skip: &[Skip]) -> bool {
         skip.iter().any(|s| match s {
-            Skip::Rdinit => matches!(self, Who::Rdinit | Who::RdinitGeneric | Who::RdinitGenericAll | Who::RdinitRoot),
-            Skip::Peer => self == Who::Peer,
+            Skip::Rdinit => matches!(
+                self,
+                Who::Rdinit | Who::RdinitGeneric | Who::RdinitGenericAll | Who::RdinitRoot | Who::BuiltinRdinitRoot | Who::BuiltinRdinitLive
+            ),
+            Skip::Peer => matches!(self, Who::Peer | Who::BuiltinPeerRoot | Who::BuiltinPeerLive),
             Skip::Floor => self.is_floor(),
             Skip::Debian => self == Who::Debian,
             Skip::Live => self.is_live(),
             Skip::Root => !self.is_live(),
+            Skip::Builtin => self.is_builtin(),
+            Skip::Stock => !self.is_builtin(),
         })
     }
 }
@@ -181,6 +221,9 @@ type Row = (Who, usize);
 #[derive(Clone, Debug)]
 struct Spec {
     initrd: PathBuf,
+    /// A kernel with its initramfs built in, booted without `-initrd` (None: Debian's
+    /// kernel with `initrd`).
+    builtin_kernel: Option<PathBuf>,
     disk: PathBuf,
     append: String,
     /// `BENCH bundles=` the real init must report (None: not checked).
@@ -312,6 +355,10 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         }
     }
     order.extend([(Who::RdinitRoot, 0), (Who::FloorRdinitRoot, 0), (Who::Debian, 0), (Who::FloorDebian, 0)]);
+    // The kernel with everything built in: root=, and live at 10 bundles.
+    let builtin_n = if counts.contains(&10) { 10 } else { counts[0] };
+    order.extend([(Who::BuiltinRdinitRoot, 0), (Who::BuiltinPeerRoot, 0)]);
+    order.extend([(Who::BuiltinRdinitLive, builtin_n), (Who::BuiltinPeerLive, builtin_n)]);
     order.retain(|(w, _)| !w.skipped(skip));
 
     // Media: one ext4 disk per bundle count, and the root= disk.
@@ -371,6 +418,12 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
             Sizes { init: "sh + udev + klibc tools".into(), compressed: file_len(&debian_img), unpacked: unpacked_size(&debian_img).ok() },
         );
     }
+    let builtin = if skip.contains(&Skip::Builtin) {
+        None
+    } else {
+        println!("bench: kernels with everything built in (a cold build takes ~5 min per architecture) ...");
+        Some(builtin_images(&bench_dir, &peer_init, &scripts.join("peer-root-init.sh"), &applets)?)
+    };
     println!("bench: images ready after {:.0} s", started.elapsed().as_secs_f64());
 
     // The boots, round-robin.
@@ -383,23 +436,41 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     for run in 1..=runs {
         for &(who, n) in &order {
             let spec = match who {
-                Who::Rdinit => Spec { initrd: rdinit_live_img.clone(), disk: media[&n].clone(), append: RDINIT_PARAMS.into(), expect_bundles: Some(n) },
-                Who::RdinitGeneric => Spec { initrd: generic_img.clone(), disk: media[&n].clone(), append: RDINIT_PARAMS.into(), expect_bundles: Some(n) },
+                Who::Rdinit => Spec { builtin_kernel: None, initrd: rdinit_live_img.clone(), disk: media[&n].clone(), append: RDINIT_PARAMS.into(), expect_bundles: Some(n) },
+                Who::RdinitGeneric => Spec { builtin_kernel: None, initrd: generic_img.clone(), disk: media[&n].clone(), append: RDINIT_PARAMS.into(), expect_bundles: Some(n) },
                 Who::RdinitGenericAll => Spec {
+                    builtin_kernel: None,
                     initrd: generic_img.clone(),
                     disk: media[&n].clone(),
                     append: format!("{RDINIT_PARAMS} modules=all"),
                     expect_bundles: Some(n),
                 },
-                Who::Peer => Spec { initrd: peer_img.clone(), disk: media[&n].clone(), append: String::new(), expect_bundles: Some(n) },
-                Who::Floor => Spec { initrd: floor_img.clone(), disk: media[&n].clone(), append: String::new(), expect_bundles: None },
+                Who::Peer => Spec { builtin_kernel: None, initrd: peer_img.clone(), disk: media[&n].clone(), append: String::new(), expect_bundles: Some(n) },
+                Who::Floor => Spec { builtin_kernel: None, initrd: floor_img.clone(), disk: media[&n].clone(), append: String::new(), expect_bundles: None },
                 Who::RdinitRoot => Spec {
+                    builtin_kernel: None,
                     initrd: rdinit_root_img.clone(),
                     disk: root_disk.clone(),
                     append: format!("root=/dev/vda {RDINIT_PARAMS}"),
                     expect_bundles: Some(1),
                 },
-                Who::Debian => Spec { initrd: debian_img.clone(), disk: root_disk.clone(), append: "root=/dev/vda ro".into(), expect_bundles: Some(1) },
+                Who::Debian => Spec { builtin_kernel: None, initrd: debian_img.clone(), disk: root_disk.clone(), append: "root=/dev/vda ro".into(), expect_bundles: Some(1) },
+                Who::BuiltinRdinitRoot | Who::BuiltinPeerRoot | Who::BuiltinRdinitLive | Who::BuiltinPeerLive => {
+                    let b = builtin.as_ref().expect("built-in rows are left out with --skip builtin");
+                    let (kernel, disk, append, bundles) = match who {
+                        Who::BuiltinRdinitRoot => (&b.rdinit, &root_disk, format!("root=/dev/vda {RDINIT_PARAMS}"), 1),
+                        Who::BuiltinPeerRoot => (&b.peer_root, &root_disk, "root=/dev/vda".to_owned(), 1),
+                        Who::BuiltinRdinitLive => (&b.rdinit, &media[&n], RDINIT_PARAMS.to_owned(), n),
+                        _ => (&b.peer_live, &media[&n], String::new(), n),
+                    };
+                    Spec {
+                        builtin_kernel: Some(kernel.image.clone()),
+                        initrd: PathBuf::new(),
+                        disk: disk.clone(),
+                        append,
+                        expect_bundles: Some(bundles),
+                    }
+                }
                 Who::FloorRdinitRoot | Who::FloorDebian => {
                     let of = if who == Who::FloorRdinitRoot { Who::RdinitRoot } else { Who::Debian };
                     let img = root_floors.entry(who).or_insert_with(|| {
@@ -417,12 +488,16 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
                         }
                         continue;
                     };
-                    Spec { initrd: img, disk: root_disk.clone(), append: String::new(), expect_bundles: None }
+                    Spec { builtin_kernel: None, initrd: img, disk: root_disk.clone(), append: String::new(), expect_bundles: None }
                 }
             };
             done += 1;
             let name = format!("bench-{}{}-r{run}", who.slug(), if n > 0 { format!("-{n}") } else { String::new() });
-            let log = Qemu::new(&name, &spec.initrd)
+            let mut qemu = Qemu::new(&name, &spec.initrd);
+            if let Some(k) = &spec.builtin_kernel {
+                qemu = qemu.kernel(k).without_initrd();
+            }
+            let log = qemu
                 .disk(&spec.disk)
                 .append(&spec.append)
                 .memory(MEMORY_MIB)
@@ -458,6 +533,7 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
         sizes: &sizes,
         elapsed,
         debian_img: &debian_img,
+        builtin: builtin.as_ref(),
         live_modules: live_set.len(),
         source: source_version(),
         load: format!("{load_before} at the start, {} at the end", loadavg()),
@@ -475,6 +551,71 @@ pub fn run(args: &BenchArgs) -> Result<ExitCode> {
     println!("bench: {} boots in {:.1} min; results in {}", total, elapsed.as_secs_f64() / 60.0, out_dir.display());
     let all_ok = order.iter().all(|r| samples.contains_key(r));
     Ok(if all_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The kernels with everything built in (issue 10) the built-in rows boot, and the image
+/// sizes with and without rdinit.
+struct Builtin {
+    /// rdinit built in (the root= and live rows).
+    rdinit: KernelImage,
+    /// The shell peer of the live rows built in.
+    peer_live: KernelImage,
+    /// The shell peer of the root= rows built in.
+    peer_root: KernelImage,
+    sizes: Vec<KernelSizes>,
+}
+
+/// The compressed kernel image (bzImage, arm64 Image.gz) with and without rdinit.
+struct KernelSizes {
+    arch: Arch,
+    release: String,
+    /// The kernel's own default initramfs (/dev, /dev/console, /root).
+    without: u64,
+    with_rdinit: u64,
+    /// rdinit itself, stripped.
+    rdinit_stripped: u64,
+}
+
+/// Builds the lists (no modules: the kernel has none) and relinks the kernel with each.
+fn builtin_images(dir: &Path, peer_init: &Path, peer_root_init: &Path, applets: &Path) -> Result<Builtin> {
+    let list = |name: &str, pack: Pack| -> PathBuf {
+        let l = dir.join(format!("{name}.list"));
+        pack.emit_list(&l).build();
+        l
+    };
+    // The peer reads its insmod order from /etc/bench-modules: nothing to load here.
+    let no_modules = dir.join("builtin-no-modules");
+    fs::write(&no_modules, "")?;
+    let peer = |name: &str, init: &Path| {
+        Pack::new(name).no_kernel().init(init).busybox(true).list(applets).file(&no_modules, "/etc/bench-modules")
+    };
+    let peer_live = kernel_build(Arch::X86_64, Some(&list("builtin-peer", peer("bench-builtin-peer", peer_init))))?;
+    let peer_root = kernel_build(Arch::X86_64, Some(&list("builtin-peer-root", peer("bench-builtin-peer-root", peer_root_init))))?;
+    let mut rdinit = None;
+    let mut sizes = Vec::new();
+    for arch in [Arch::X86_64, Arch::Aarch64] {
+        // x86_64: the same rdinit as every other row, stripped as a board would ship it.
+        let init = match arch {
+            Arch::X86_64 => tools().rdinit.clone(),
+            _ => build_init(arch, Features::Full)?,
+        };
+        let stripped = dir.join(format!("rdinit-{}.stripped", arch.name()));
+        run_cmd(cmd(&arch.strip())?.arg("-o").arg(&stripped).arg(&init))?;
+        let name = format!("builtin-rdinit-{}", arch.name());
+        let with = kernel_build(arch, Some(&list(&name, Pack::new(&format!("bench-{name}")).no_kernel().init(&stripped))))?;
+        let without = kernel_build(arch, None)?;
+        sizes.push(KernelSizes {
+            arch,
+            release: with.release.clone(),
+            without: without.compressed_size()?,
+            with_rdinit: with.compressed_size()?,
+            rdinit_stripped: fs::metadata(&stripped)?.len(),
+        });
+        if arch == Arch::X86_64 {
+            rdinit = Some(with);
+        }
+    }
+    Ok(Builtin { rdinit: rdinit.expect("x86_64 is built above"), peer_live, peer_root, sizes })
 }
 
 /// The live set, as packed for rdinit (no busybox: rdinit needs none).
@@ -931,6 +1072,7 @@ struct Report<'a> {
     sizes: &'a BTreeMap<Who, Sizes>,
     elapsed: Duration,
     debian_img: &'a Path,
+    builtin: Option<&'a Builtin>,
     /// How many modules the live images carry.
     live_modules: usize,
     /// `git describe` of the sources rdinit was built from.
@@ -1034,6 +1176,14 @@ impl Report<'_> {
                 ));
             }
         }
+        for (what, r, p) in self.builtin_pairs() {
+            let (Some(r), Some(p)) = (self.med(r, |s| s.kernel_to_real), self.med(p, |s| s.kernel_to_real)) else { continue };
+            out.push(format!(
+                "Built-in kernel, {what}: kernel start → real init rdinit {r:.3} s, peer {p:.3} s: ratio {:.2} ({:+.0} ms)",
+                r / p,
+                (r - p) * 1e3
+            ));
+        }
         let (r, d) = (self.init((Who::RdinitRoot, 0)), self.init((Who::Debian, 0)));
         if let (Some(r), Some(d)) = (r, d) {
             out.push(format!(
@@ -1058,6 +1208,57 @@ impl Report<'_> {
             }
         }
         out
+    }
+
+    /// (what, rdinit's row, the peer's row) on the kernel with everything built in.
+    fn builtin_pairs(&self) -> Vec<(String, Row, Row)> {
+        let mut v = vec![("root=".to_owned(), (Who::BuiltinRdinitRoot, 0), (Who::BuiltinPeerRoot, 0))];
+        let live = self.rows().into_iter().find(|r| r.0 == Who::BuiltinRdinitLive).map(|r| r.1);
+        if let Some(n) = live {
+            v.push((format!("live, {n} bundles"), (Who::BuiltinRdinitLive, n), (Who::BuiltinPeerLive, n)));
+        }
+        v
+    }
+
+    /// The section of the kernel with everything built in: times and image sizes.
+    fn builtin_markdown(&self, m: &mut String) {
+        let Some(b) = self.builtin else { return };
+        let _ = writeln!(m, "\n## Built into the kernel (issue 10)\n");
+        let _ = writeln!(
+            m,
+            "Linux {} built here from Debian's `{}` (`make tinyconfig` plus `xtask/kconfig/`: everything built in, \
+             no modules), the init's image built in as `CONFIG_INITRAMFS_SOURCE` (rdinit-pack `--emit-list`, no modules), \
+             booted with no `-initrd` on the same QEMU set-up. Nothing is left to load: the init's own cost is all there is. \
+             **Kernel start → real init** is the marker's printk timestamp. The peers are `bench/peer-root-init.sh` \
+             (root=) and `bench/peer-init.sh` (live), busybox-static, built in the same way.\n",
+            b.rdinit.release,
+            crate::kbuild::SOURCE_PACKAGE
+        );
+        let _ = writeln!(m, "| boot | rdinit: kernel → real init | peer: kernel → real init | ratio | rdinit: /init → real init | peer: /init → real init |");
+        let _ = writeln!(m, "|---|---:|---:|---:|---:|---:|");
+        for (what, r, p) in self.builtin_pairs() {
+            let (kr, kp) = (self.med(r, |s| s.kernel_to_real), self.med(p, |s| s.kernel_to_real));
+            let ratio = match (kr, kp) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+                _ => "–".into(),
+            };
+            let _ = writeln!(m, "| {what} | {} | {} | {ratio} | {} | {} |", secs(kr), secs(kp), secs(self.init(r)), secs(self.init(p)));
+        }
+        let _ = writeln!(m, "\nThe compressed kernel image (x86_64 bzImage, xz inside; arm64 Image.gz) with and without rdinit:\n");
+        let _ = writeln!(m, "| architecture | kernel | without an initramfs | with rdinit built in | rdinit's cost | rdinit (stripped) |");
+        let _ = writeln!(m, "|---|---|---:|---:|---:|---:|");
+        for k in &b.sizes {
+            let _ = writeln!(
+                m,
+                "| {} | {} | {} B | {} B | {:+} B | {} B |",
+                k.arch.name(),
+                k.release,
+                k.without,
+                k.with_rdinit,
+                k.with_rdinit as i64 - k.without as i64,
+                k.rdinit_stripped
+            );
+        }
     }
 
     fn markdown(&self) -> String {
@@ -1143,6 +1344,8 @@ impl Report<'_> {
                 secs(self.med(row, |s| s.kernel_to_real)),
             );
         }
+
+        self.builtin_markdown(&mut m);
 
         let _ = writeln!(m, "\n## Sizes\n");
         let _ = writeln!(m, "| contestant | init | initramfs (compressed) | initramfs (uncompressed cpio) |");
@@ -1413,7 +1616,7 @@ mod tests {
              [    3.750000] BENCH-REAL-INIT\n\
              BENCH bundles=10\nBENCH modules=ext4 loop\n",
         );
-        let spec = Spec { initrd: "/i".into(), disk: "/d".into(), append: String::new(), expect_bundles: Some(10) };
+        let spec = Spec { builtin_kernel: None, initrd: "/i".into(), disk: "/d".into(), append: String::new(), expect_bundles: Some(10) };
         let s = measure(&l, &spec, 1).unwrap();
         assert!((s.init_to_real - 1.25).abs() < 1e-9);
         assert!((s.kernel_to_real - 3.75).abs() < 1e-9);

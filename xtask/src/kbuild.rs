@@ -134,7 +134,7 @@ pub fn kernel_build(arch: Arch, builtin_list: Option<&Path>) -> Result<KernelIma
     if out.join(".complete").exists() {
         return Ok(result(&out));
     }
-    let _lock = lock(&tree.with_extension("lock"))?;
+    let _lock = lock(&lock_path(&tree))?;
     if out.join(".complete").exists() {
         return Ok(result(&out));
     }
@@ -159,6 +159,13 @@ pub fn kernel_build(arch: Arch, builtin_list: Option<&Path>) -> Result<KernelIma
         t0.elapsed().as_secs_f64()
     );
     Ok(result(&out))
+}
+
+/// `<tree>.lock` beside the tree (not `with_extension`: the version in the name has dots).
+fn lock_path(tree: &Path) -> PathBuf {
+    let mut name = tree.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
 }
 
 fn file_name(rel: &str) -> &str {
@@ -227,7 +234,7 @@ fn built_tree(arch: Arch, t: &Target) -> Result<PathBuf> {
         return Ok(tree);
     }
     let source = source_tree(&package)?;
-    let _lock = lock(&tree.with_extension("lock"))?;
+    let _lock = lock(&lock_path(&tree))?;
     if tree.join(".built").exists() {
         return Ok(tree);
     }

@@ -76,7 +76,8 @@ pub struct Qemu {
     name: String,
     arch: Arch,
     kernel: PathBuf,
-    initrd: PathBuf,
+    /// `None`: no `-initrd` (a kernel with its initramfs built in).
+    initrd: Option<PathBuf>,
     cmdline: String,
     memory_mib: u32,
     drives: Vec<Drive>,
@@ -98,7 +99,7 @@ impl Qemu {
             name: name.to_owned(),
             arch: Arch::X86_64,
             kernel: kernel().vmlinuz.clone(),
-            initrd: initrd.into(),
+            initrd: Some(initrd.into()),
             cmdline: BASE_CMDLINE.to_owned(),
             memory_mib: 512,
             drives: Vec::new(),
@@ -114,10 +115,18 @@ impl Qemu {
     }
 
     /// Boots `board`'s kernel on its architecture's machine, console on its serial port.
-    pub fn board(mut self, board: &Board) -> Qemu {
-        self.arch = board.arch;
-        self.kernel = board.kernel.vmlinuz.clone();
-        self.cmdline = self.cmdline.replace("console=ttyS0", &format!("console={}", board.arch.console()));
+    pub fn board(self, board: &Board) -> Qemu {
+        self.arch(board.arch).kernel(&board.kernel.vmlinuz)
+    }
+    /// Boots on `arch`'s machine, console on its serial port (the kernel: [`Qemu::kernel`]).
+    pub fn arch(mut self, arch: Arch) -> Qemu {
+        self.cmdline = self.cmdline.replace(&format!("console={}", self.arch.console()), &format!("console={}", arch.console()));
+        self.arch = arch;
+        self
+    }
+    /// No `-initrd`: the kernel boots the initramfs built into it.
+    pub fn without_initrd(mut self) -> Qemu {
+        self.initrd = None;
         self
     }
     /// Another kernel image.
@@ -258,8 +267,10 @@ impl Qemu {
         }
         push("-kernel");
         push(&opt_path(&self.kernel));
-        push("-initrd");
-        push(&opt_path(&self.initrd));
+        if let Some(initrd) = &self.initrd {
+            push("-initrd");
+            push(&opt_path(initrd));
+        }
         push("-append");
         push(&self.cmdline);
         let snap = if self.persist { "" } else { ",snapshot=on" };
@@ -862,7 +873,7 @@ mod tests {
             name: "unit".into(),
             arch: Arch::X86_64,
             kernel: "/k".into(),
-            initrd: "/i".into(),
+            initrd: Some("/i".into()),
             cmdline: BASE_CMDLINE.into(),
             memory_mib: 512,
             drives: vec![Drive::Virtio("/a,b.img".into()), Drive::Usb("/u.img".into())],
@@ -904,5 +915,9 @@ mod tests {
         assert!(s.contains("-drive file=/a.img,format=raw,if=none,id=vd0,snapshot=on -device virtio-blk-device,drive=vd0"), "{s}");
         assert!(a.contains(&"console=ttyAMA0 panic=-1 printk.time=1 root=/dev/vda".to_owned()), "{s}");
         assert_eq!(q.arch.qemu(), "qemu-system-aarch64");
+        assert!(s.contains("-initrd /i "), "{s}");
+        let built_in = q.without_initrd();
+        let s = built_in.args(Path::new("/tmp/m.sock")).iter().map(|s| s.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
+        assert!(!s.contains("-initrd"), "{s}");
     }
 }

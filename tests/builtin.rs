@@ -10,8 +10,8 @@
 //!
 //! The image carries no modules and no /lib/modules tree: rdinit must find every driver
 //! already in the kernel. The kernel is built once and cached under /var/cache/rdinit
-//! (about 5 minutes a architecture cold on 2 cores); each list relinks it (about a
-//! minute). Logs are in target/boot-images/logs/builtin_<arch>_*.log.
+//! (5 to 11 minutes an architecture cold on 2 cores); each new list relinks it (15–50 s).
+//! Logs are in target/boot-images/logs/builtin_<arch>_*.log.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

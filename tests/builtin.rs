@@ -54,6 +54,9 @@ fn busybox(arch: Arch) -> PathBuf {
 fn builtin_list(arch: Arch) -> PathBuf {
     let list = images_dir().join(format!("builtin-{}.list", arch.name()));
     Pack::new(&format!("builtin-{}", arch.name())).init(init(arch)).no_kernel().emit_list(&list).build();
+    let text = std::fs::read_to_string(&list).expect("reading the emitted list");
+    assert!(text.contains("file /init "), "{} has no /init:\n{text}", list.display());
+    assert!(!text.contains("/lib/modules"), "{} has a module tree:\n{text}", list.display());
     list
 }
 

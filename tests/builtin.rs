@@ -1,4 +1,4 @@
-//! rdinit built into the kernel image (issue 10): Linux from Debian's linux-source-6.1,
+//! rdinit built into the kernel image (issue 10): Linux from Debian's linux-source-6.12 (trixie),
 //! built small with everything built in and no modules (xtask/src/kbuild.rs), with the
 //! packer's `--emit-list` output as CONFIG_INITRAMFS_SOURCE. QEMU boots it with no
 //! `-initrd`, on x86_64 and on aarch64 (`-M virt`, cross-compiled kernel):

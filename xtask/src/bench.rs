@@ -61,7 +61,7 @@ pub const LONG_ABOUT: &str = "Boot-time benchmark (issue 5). Boots, round-robin 
   floor    bench/floor-init.sh, an /init that only loads the same modules
   root     rdinit root= against Debian's initramfs-tools on one ext4 disk, each with the
            floor of the modules it loaded
-  builtin  on a kernel built here with everything built in (linux-source-6.1, no modules),
+  builtin  on a kernel built here with everything built in (linux-source-6.12, no modules),
            the init built into the image: rdinit against the busybox shell peer, root= and
            live (10 bundles), kernel start -> real init; and the compressed kernel image with
            and without rdinit (x86_64, aarch64)

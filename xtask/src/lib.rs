@@ -13,6 +13,7 @@
 //!   [`max_parallel_qemus`] run at once, across processes.
 //! - [`fixtures`] are the images the boot scenarios share.
 //! - [`fuzz`] runs the cargo-fuzz targets of `fuzz/`.
+//! - [`demo`] is `cargo xtask demo`: a live system to play with, or its scripted session.
 //!
 //! Harness functions that return paths panic with a full explanation when something cannot
 //! be built: they are meant for tests.
@@ -21,6 +22,7 @@ pub mod arch;
 pub mod bench;
 mod debian;
 mod cache;
+pub mod demo;
 pub mod fixtures;
 pub mod fuzz;
 mod images;

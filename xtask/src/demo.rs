@@ -5,8 +5,8 @@
 //! - `vda`, attached read-only: ext4 `RDINITDEMO` holding the data dir `slax/` with
 //!   `01-base.sb` (busybox-static and its applet links, `/sbin/init` = demo/init,
 //!   `/etc/profile` = demo/profile, `/usr/bin/bundle` -> `/run/initramfs/bundle`) and
-//!   `optional/hello.sb` (`/usr/bin/hello` = demo/hello), which the boot does not load: the
-//!   user activates it;
+//!   `optional/hello.sb` (`/usr/bin/hello`, a script that prints [`HELLO_LINE`]), which the
+//!   boot does not load: the user activates it;
 //! - `vdb`: ext4 `DEMOCHANGES`, the persistent changes (`changes=LABEL=DEMOCHANGES/changes`),
 //!   kept in `target/demo/changes.img` from one run to the next (`--fresh` starts it over).
 //!
@@ -32,8 +32,6 @@ use std::time::Duration;
 const INIT: &str = include_str!("demo/init");
 /// /etc/profile of the base bundle: the prompt, the console size, poweroff.
 const PROFILE: &str = include_str!("demo/profile");
-/// /usr/bin/hello of the optional bundle.
-const HELLO: &str = include_str!("demo/hello");
 
 /// Label of the media disk.
 const MEDIA_LABEL: &str = "RDINITDEMO";
@@ -52,8 +50,8 @@ const PROMPT_END: &str = "# ";
 /// The console size the scripted session sets (wide enough that no command wraps, which
 /// would make the shell's line editor redraw the prompt).
 const SCRIPT_TTY: &str = "200x50";
-/// Wall-clock limit of one scripted boot: about 10 s of typing and 20 s of boot on an idle
-/// host; this leaves room for a loaded one.
+/// Wall-clock limit of one scripted boot: 10–15 s on an idle host (measured); this leaves
+/// room for a loaded one.
 const SCRIPT_BOOT_TIMEOUT: Duration = Duration::from_secs(240);
 
 /// The file boot 1 of the scripted session writes and boot 2 reads back.
@@ -81,8 +79,9 @@ fn base_bundle() -> PathBuf {
 
 /// The optional bundle the user activates: `/usr/bin/hello`.
 fn hello_bundle() -> PathBuf {
+    let hello = format!("#!/bin/sh\n# The program of the demo's optional bundle hello.sb.\necho '{HELLO_LINE}'\n");
     let t = RootTree::new("demo-hello")
-        .file("usr/bin/hello", HELLO, 0o755)
+        .file("usr/bin/hello", hello, 0o755)
         .file("usr/share/doc/hello/README", "hello.sb: the demo's bundle to activate on the running system.\n", 0o644);
     squashfs_with(&t.build(), &["-comp", "zstd"])
 }
@@ -124,8 +123,9 @@ fn prepare_changes(changes: &Path, fresh: bool) -> Result<bool> {
 /// The machine for boot `n`: the media read-only, the changes disk written through.
 fn machine(n: u32, changes: &Path, tty: &str, append: &str) -> Qemu {
     // loglevel=3 keeps the kernel's own messages off the console (rdinit still shows its
-    // lines: it writes to the console whatever the kernel does not echo).
-    let params = format!("loglevel=3 changes=LABEL={CHANGES_LABEL}/changes demo.tty={tty} {append}");
+    // lines: it writes to the console whatever the kernel does not echo); edd=off its
+    // real-mode "Probing EDD" line, which the firmware's screen reset cuts in half.
+    let params = format!("loglevel=3 edd=off changes=LABEL={CHANGES_LABEL}/changes demo.tty={tty} {append}");
     Qemu::new(&format!("demo-{n}"), lf::initrd())
         .drive(Drive::VirtioReadOnly(media()))
         .disk(changes)

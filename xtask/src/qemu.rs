@@ -553,7 +553,12 @@ impl EchoFilter {
                     Escape::None
                 }
                 (Escape::Start, b'[') => Escape::Csi,
-                // A two-byte sequence (`ESC c`).
+                // A terminal reset starts a new screen: a new line here.
+                (Escape::Start, b'c') => {
+                    out.push(b'\n');
+                    Escape::None
+                }
+                // Another two-byte sequence.
                 (Escape::Start, _) => Escape::None,
                 (Escape::Csi, 0x40..=0x7e) => Escape::None,
                 (Escape::Csi, _) => Escape::Csi,
@@ -954,10 +959,10 @@ mod tests {
     #[test]
     fn live_echo_drops_control_sequences_split_across_reads() {
         let mut f = EchoFilter::default();
-        let mut out = f.filter(b"\x1bc\x1b[?7lSeaBIOS\r\nroot@live:~# \x1b");
+        let mut out = f.filter(b"\x1b[?7lSeaBIOS\r\nBooting\x1bc\x1b[?7lrdinit\r\nroot@live:~# \x1b");
         out.extend(f.filter(b"[6"));
         out.extend(f.filter(b"nls\r\n"));
-        assert_eq!(out, b"SeaBIOS\r\nroot@live:~# ls\r\n");
+        assert_eq!(out, b"SeaBIOS\r\nBooting\nrdinit\r\nroot@live:~# ls\r\n");
     }
 
     /// Another architecture's board: its emulator and machine, its console, and virtio

@@ -346,7 +346,8 @@ fn scripted_boot(n: u32, changes: &Path, steps: &[Step], append: &str, echo: boo
 }
 
 /// The scripted session: boot 1 looks around, activates `hello.sb`, runs `hello`, writes
-/// [`NOTE`] and powers off; boot 2 reads the note back and powers off. The changes disk is
+/// [`NOTE`] and powers off; boot 2 reads the note back, finds hello.sb gone, activates and
+/// deactivates it again, and powers off. The changes disk is
 /// `changes` (made empty first if `fresh` or missing). With `echo` the consoles go to stdout
 /// as they arrive.
 pub fn scripted(changes: &Path, fresh: bool, append: &str, echo: bool) -> Result<Session> {
@@ -370,11 +371,14 @@ pub fn scripted(changes: &Path, fresh: bool, append: &str, echo: bool) -> Result
     ];
     let first = scripted_boot(1, changes, &boot1, append, echo, &mut checks);
     // hello.sb lies in optional/, outside the data dir's bundles and modules: the next boot
-    // removes what its activation left in the changes (issue 13).
+    // removes what its activation left in the changes (issue 13). Then once more, and away.
     let boot2 = [
         step(&format!("cat {NOTE}"), Some(&note)),
         step("bundle list", Some("01-base.sb")).without("hello.sb"),
-        step("hello", None).without(HELLO_LINE),
+        step(&format!("bundle activate {HELLO_PATH}"), None),
+        step("hello", Some(HELLO_LINE)),
+        step("bundle deactivate hello.sb", None),
+        step("hello", Some("not found")).without(HELLO_LINE),
         step("poweroff", None),
     ];
     let second = scripted_boot(2, changes, &boot2, append, echo, &mut checks);

@@ -371,14 +371,17 @@ pub fn scripted(changes: &Path, fresh: bool, append: &str, echo: bool) -> Result
     ];
     let first = scripted_boot(1, changes, &boot1, append, echo, &mut checks);
     // hello.sb lies in optional/, outside the data dir's bundles and modules: the next boot
-    // removes what its activation left in the changes (issue 13). Then once more, and away.
+    // removes what its activation left in the changes (issue 13), a dangling link included.
+    // Then once more, and away: deactivation removes what activation added.
+    let gone = "No such file or directory";
     let boot2 = [
         step(&format!("cat {NOTE}"), Some(&note)),
         step("bundle list", Some("01-base.sb")).without("hello.sb"),
+        step("ls -l /usr/bin/hello", Some(gone)),
         step(&format!("bundle activate {HELLO_PATH}"), None),
         step("hello", Some(HELLO_LINE)),
         step("bundle deactivate hello.sb", None),
-        step("hello", Some("not found")).without(HELLO_LINE),
+        step("ls -l /usr/bin/hello", Some(gone)),
         step("poweroff", None),
     ];
     let second = scripted_boot(2, changes, &boot2, append, echo, &mut checks);

@@ -392,8 +392,9 @@ pub fn scripted(changes: &Path, fresh: bool, append: &str, echo: bool) -> Result
         c[at..].split(|ch: char| !ch.is_ascii_digit()).next()?.parse().ok()
     };
     let (n1, n2) = (number(&first), number(&second));
+    let shown = |n: Option<u32>| n.map_or("?".to_owned(), |n| n.to_string());
     checks.push(Check {
-        what: format!("the boot counter in the changes went on: boot {n1:?} then {n2:?}"),
+        what: format!("the boot counter in the changes went on: boot {} then {}", shown(n1), shown(n2)),
         ok: n1.is_some_and(|a| n2 == Some(a + 1)),
     });
     Ok(Session { boots: vec![first, second], checks })

@@ -7,11 +7,17 @@
 
 #[macro_use]
 pub mod out;
+#[cfg(feature = "activate")]
+pub mod activation;
+#[cfg(feature = "live")]
+pub mod image;
 pub mod kmod;
 pub mod parse;
 pub mod role;
 pub mod stage;
 pub mod sys;
+#[cfg(feature = "live")]
+pub mod tree;
 
 use sys::start::StartArgs;
 
@@ -31,6 +37,10 @@ pub fn main(args: StartArgs) -> ! {
     let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     if base == b"modprobe" {
         role::modprobe::run(args);
+    }
+    #[cfg(feature = "activate")]
+    if base == b"bundle" {
+        role::bundle::run(args);
     }
     #[cfg(feature = "shutdown")]
     if base == b"shutdown" {

@@ -26,7 +26,7 @@
 use crate::out;
 use crate::parse::mountinfo::{self, MountEntry, Node};
 use crate::parse::procstat;
-use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
+use crate::sys::fs::{self, Fd, O_RDONLY};
 use crate::sys::mount::{self, MNT_DETACH, MS_MOVE, MS_RDONLY, MS_REMOUNT};
 use crate::sys::process::{self, RebootCmd};
 use crate::sys::start::StartArgs;
@@ -168,8 +168,8 @@ fn stop_processes() {
 fn signal_others(sig: u32) -> u32 {
     let me = process::getpid();
     let mut n = 0;
-    for_each_opened(c"/proc", |name| name.first().is_some_and(u8::is_ascii_digit), b"/proc/", &mut |name, proc_dir| {
-        let Some(pid) = crate::parse::cmdline::parse_u32(name).filter(|&pid| pid > 1 && pid != me) else { return };
+    fs::for_each_opened(c"/proc", |name| name.first().is_some_and(u8::is_ascii_digit), b"/proc/", &mut |name, proc_dir| {
+        let Some(pid) = crate::parse::cmdline::parse_u32(name.to_bytes()).filter(|&pid| pid > 1 && pid != me) else { return };
         let mut stat = [0u8; 512];
         let mut first = [0u8; 1];
         let live = fs::read_file(proc_dir, c"stat", &mut stat).is_ok_and(procstat::is_live_user_process);
@@ -181,24 +181,6 @@ fn signal_others(sig: u32) -> u32 {
         }
     });
     n
-}
-
-/// Opens `into` + NAME read-only for each entry NAME of directory `dir` that `keep`
-/// accepts, and hands the name and the descriptor to `f`: one copy of the directory walk
-/// for the process and the loop device scans.
-#[inline(never)]
-fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut dyn FnMut(&[u8], Fd)) {
-    let Ok(mut dir) = Dir::open(dir) else { return };
-    while let Ok(Some(e)) = dir.next_entry() {
-        let name = e.name();
-        if !keep(name) {
-            continue;
-        }
-        let Ok(path) = Path::from_parts(&[into, name]) else { continue };
-        if let Ok(fd) = fs::open(path.as_cstr(), O_RDONLY) {
-            f(name, fd.fd());
-        }
-    }
 }
 
 /// Does for a non-systemd init what systemd-shutdown does before exec'ing us: the initramfs
@@ -488,7 +470,7 @@ impl Ops for System {
     }
 
     fn detach_loops(&mut self) {
-        for_each_opened(c"/sys/block", |name| name.starts_with(b"loop"), b"/dev/", &mut |_, dev| {
+        fs::for_each_opened(c"/sys/block", |name| name.starts_with(b"loop"), b"/dev/", &mut |_, dev| {
             // ENXIO: not attached. A device still mounted is only marked autoclear (it goes
             // with its filesystem): nothing to report either way.
             let _ = loopdev::detach(dev);

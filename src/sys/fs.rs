@@ -383,6 +383,24 @@ impl Dir {
     }
 }
 
+/// Opens `into` + NAME read-only for each entry NAME of directory `dir` that `keep`
+/// accepts, and hands the name and the descriptor to `f`: one copy of the directory walk
+/// for the process and loop device scans of the shutdown and `bundle` roles.
+#[inline(never)]
+pub fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut dyn FnMut(&CStr, Fd)) {
+    let Ok(mut dir) = Dir::open(dir) else { return };
+    while let Ok(Some(e)) = dir.next_entry() {
+        let name = e.name();
+        if !keep(name) {
+            continue;
+        }
+        let Ok(path) = super::PathBuf::<4096>::from_parts(&[into, name]) else { continue };
+        if let Ok(fd) = open(path.as_cstr(), O_RDONLY) {
+            f(e.cname(), fd.fd());
+        }
+    }
+}
+
 /// The file type bits of a `stat` mode.
 pub fn file_type(st: &Stat) -> FileType {
     match st.st_mode & S_IFMT {
@@ -404,14 +422,18 @@ pub struct Mapping {
 impl Mapping {
     /// Maps `path`; an empty file maps to an empty slice.
     pub fn open(dir: Fd, path: &CStr) -> Result<Mapping, Errno> {
-        let fd = openat(dir, path, O_RDONLY, 0)?;
-        let len = fstat(fd.fd())?.st_size as usize;
+        Mapping::of(openat(dir, path, O_RDONLY, 0)?.fd())
+    }
+
+    /// Maps the whole file open at `fd`.
+    pub fn of(fd: Fd) -> Result<Mapping, Errno> {
+        let len = fstat(fd)?.st_size as usize;
         if len == 0 {
             return Ok(Mapping { ptr: 0, len: 0 });
         }
         // SAFETY: a fresh private read-only mapping aliases no Rust memory.
         let r = unsafe {
-            super::syscall6(super::abi::NR_MMAP as usize, 0, len, g::PROT_READ as usize, g::MAP_PRIVATE as usize, fd.fd().raw(), 0)
+            super::syscall6(super::abi::NR_MMAP as usize, 0, len, g::PROT_READ as usize, g::MAP_PRIVATE as usize, fd.raw(), 0)
         };
         let ptr = ret(r)?;
         Ok(Mapping { ptr, len })

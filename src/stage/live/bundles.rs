@@ -1,6 +1,6 @@
 //! The bundles: `*.sb` in the data dir, `modules/` and (with `load=`) `optional/`, in
 //! natural order, each loop-mounted at `bundles/NAME` with a numbered link `l/N` to it.
-use super::image::{mount_image, Image, ImageError};
+use crate::image::{mount_image, Image, ImageError};
 use super::{set_path, Path};
 use crate::out;
 use crate::parse::pattern::{matches_any, natural_cmp};

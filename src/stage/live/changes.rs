@@ -1,6 +1,6 @@
 //! The changes layer at `changes` (holding overlayfs's `changes/` and `workdir/`): in RAM,
 //! or persistent in a directory or an image file (`changes=`, `perch`).
-use super::image::{mount_image, Image, ImageError};
+use crate::image::{mount_image, Image, ImageError};
 use super::{mount_device, set_path, Path};
 use crate::parse::cmdline::{located_path, Located, Wait};
 use crate::stage::devices::DEFAULT_WAIT_S;

@@ -1,6 +1,6 @@
 //! Finding the data directory: every device (or the one `from=` names) is mounted read-only
 //! at `data` until one holds the data dir, or an ISO file holding it (loop-mounted at `iso`).
-use super::image::{mount_image, Image, ImageError};
+use crate::image::{mount_image, Image, ImageError};
 use super::{mount_device, set_path, Path};
 use crate::parse::cmdline::{located_path, DeviceSpec, Located};
 use crate::parse::superblock::FsType;

@@ -4,8 +4,8 @@
 //!
 //! One file a step, in boot order: [`data`] (find the data dir), [`bundles`] (listed),
 //! [`changes`] (from the media, before any copy to RAM, as Slax does), [`toram`],
-//! [`bundles`] (mounted), [`union`], [`rootcopy`], [`switch`]; [`image`] loop-mounts the
-//! image files the steps need. Each step's `undo` takes down what it mounted, so that a
+//! [`bundles`] (mounted), [`union`], [`rootcopy`], [`switch`]; [`crate::image`] loop-mounts
+//! the image files the steps need. Each step's `undo` takes down what it mounted, so that a
 //! failed attempt leaves the initramfs as it found it (until the switch's point of no
 //! return, after which nothing is retried).
 //!
@@ -16,14 +16,12 @@
 mod bundles;
 mod changes;
 mod data;
-mod image;
 mod rootcopy;
 mod switch;
 mod toram;
 mod union;
 
 use super::{devices::Devices, root, Boot};
-use crate::kmod::Modules;
 use crate::out;
 use crate::parse::superblock::FsType;
 use crate::sys::fs::{self, Fd, O_DIRECTORY, O_RDONLY};
@@ -158,6 +156,9 @@ fn setup_live_root() -> Result<(), Reported> {
     copy_file(Fd::CWD, c"/init", Fd::CWD, c"init").map_err(|e| report(b"copy /init to", b"/live/init", e))?;
     // The name systemd execs at shutdown, and a rescue shell then when the image has one.
     let _ = fs::symlinkat(c"init", Fd::CWD, c"shutdown");
+    // `bundle activate|deactivate|list` in the running system.
+    #[cfg(feature = "activate")]
+    let _ = fs::symlinkat(c"init", Fd::CWD, c"bundle");
     if copy_file(Fd::CWD, c"/bin/busybox", Fd::CWD, c"bin/busybox").is_ok() {
         let _ = fs::symlinkat(c"busybox", Fd::CWD, c"bin/sh");
     }
@@ -174,17 +175,9 @@ fn set_path(path: &mut Path, parts: &[&[u8]]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Loads the drivers of `fstype` (the image's, in this process: no modprobe helper) and
-/// gives its mount(2) type name.
-fn fs_driver(modules: &mut Modules, fstype: FsType) -> PathBuf<16> {
-    let name = PathBuf::from_parts(&[fstype.mount_type().unwrap_or(b"none")]).unwrap_or_default();
-    modules.load_fs(name.as_bytes());
-    name
-}
-
 /// Mounts device `i`, holding a filesystem of type `fstype`, at `target`, with `options`.
 fn mount_device(devices: &mut Devices, i: usize, fstype: FsType, target: &CStr, flags: u32, options: Option<&CStr>) -> Result<(), Errno> {
     let dev_path = devices.list[i].path();
-    let fstype = fs_driver(&mut devices.modules, fstype);
+    let fstype = crate::image::fs_driver(&mut devices.modules, fstype);
     mount::mount(dev_path.as_cstr(), target, Some(fstype.as_cstr()), flags | MS_SILENT, options)
 }

@@ -13,6 +13,9 @@ pub(super) fn undo() {
 
 /// Mounts overlayfs at `union`: bundles bottom to top (the last sorted is on top).
 pub(super) fn mount_union(mounted: usize) -> Result<(), Reported> {
+    // The changes layer is ours alone until the union is mounted over it.
+    #[cfg(feature = "activate")]
+    crate::activation::remove_earlier();
     // Layers by the short numbered links (l/N → ../bundles/NAME): 500 layers then fit in
     // mount(2)'s one page of options, which old kernels without `lowerdir+` need.
     enter(c"l")?;

@@ -1,22 +1,23 @@
-//! Loop-mounting image files: bundles, an ISO file holding the data, a changes image.
-use super::fs_driver;
+//! Loop-mounting image files: bundles, an ISO file holding the data, a changes image. A
+//! floor below `stage/` and `role/`: the live boot mounts them all, the `bundle` role
+//! (feature `activate`) mounts bundles into the running system.
 use crate::parse::superblock::{self, FsType};
 use crate::kmod::Modules;
 use crate::sys::fs::{self, Fd, O_RDONLY, O_RDWR};
 use crate::sys::mount::{self, MS_RDONLY, MS_SILENT};
-use crate::sys::{loopdev, Errno};
+use crate::sys::{loopdev, Errno, PathBuf};
 use core::ffi::CStr;
 
 /// A filesystem image file to loop-mount.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum Image {
+pub enum Image {
     Bundle,
     Iso,
     Changes,
 }
 
 /// Why an image file could not be loop-mounted.
-pub(super) enum ImageError {
+pub enum ImageError {
     Open(Errno),
     /// Reading its first bytes failed (a bad sector, a pulled disk).
     Read(Errno),
@@ -27,7 +28,7 @@ pub(super) enum ImageError {
 
 /// Loop-mounts the image `file` (relative to `dir`) at `target` (made if missing): read-write only for changes;
 /// a bundle must be squashfs or EROFS.
-pub(super) fn mount_image(dir: Fd, file: &CStr, target: &CStr, kind: Image, modules: &mut Modules) -> Result<(), ImageError> {
+pub fn mount_image(dir: Fd, file: &CStr, target: &CStr, kind: Image, modules: &mut Modules) -> Result<(), ImageError> {
     let writable = kind == Image::Changes;
     let fd = fs::openat(dir, file, if writable { O_RDWR } else { O_RDONLY }, 0).map_err(ImageError::Open)?;
     // Only as much as identifies it: squashfs needs 96 bytes, EROFS up to its volume name at
@@ -47,15 +48,24 @@ pub(super) fn mount_image(dir: Fd, file: &CStr, target: &CStr, kind: Image, modu
     let fstype = fs_driver(modules, fstype);
     mount_loop(fd.fd(), target, fstype.as_cstr(), writable).map_err(|e| {
         if kind == Image::Bundle {
+            // The directory was made here, empty: nothing else can be lost with it.
             let _ = fs::unlinkat(Fd::CWD, target, fs::AT_REMOVEDIR);
         }
         ImageError::Mount(e)
     })
 }
 
+/// Loads the drivers of `fstype` (from this system's modules: no modprobe helper) and gives
+/// its mount(2) type name.
+pub fn fs_driver(modules: &mut Modules, fstype: FsType) -> PathBuf<16> {
+    let name = PathBuf::from_parts(&[fstype.mount_type().unwrap_or(b"none")]).unwrap_or_default();
+    modules.load_fs(name.as_bytes());
+    name
+}
+
 /// Attaches `backing` to a free loop device and mounts it at `target`. The backing fd stays
 /// open until mount(2) returns: with AUTOCLEAR the device would detach without it.
-pub(super) fn mount_loop(backing: Fd, target: &CStr, fstype: &CStr, writable: bool) -> Result<(), Errno> {
+pub fn mount_loop(backing: Fd, target: &CStr, fstype: &CStr, writable: bool) -> Result<(), Errno> {
     let control = loopdev::control()?;
     let mut attempts = 0;
     loop {

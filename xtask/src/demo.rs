@@ -362,10 +362,10 @@ pub fn scripted(changes: &Path, fresh: bool, append: &str, echo: bool) -> Result
     let mut checks = Vec::new();
     let boot1 = [
         step("ls /", Some("sbin")),
-        step("bundle list", Some("01-base.sb")),
+        step("bundle list", Some("boot 01-base.sb")),
         step(&format!("bundle activate {HELLO_PATH}"), None),
         step("hello", Some(HELLO_LINE)),
-        step("bundle list", Some("hello.sb")),
+        step("bundle list", Some("activated hello.sb")),
         step(&format!("echo '{note}' > {NOTE}"), None),
         step("poweroff", None),
     ];
@@ -376,7 +376,7 @@ pub fn scripted(changes: &Path, fresh: bool, append: &str, echo: bool) -> Result
     let gone = "No such file or directory";
     let boot2 = [
         step(&format!("cat {NOTE}"), Some(&note)),
-        step("bundle list", Some("01-base.sb")).without("hello.sb"),
+        step("bundle list", Some("boot 01-base.sb")).without("hello.sb"),
         step("ls -l /usr/bin/hello", Some(gone)),
         step(&format!("bundle activate {HELLO_PATH}"), None),
         step("hello", Some(HELLO_LINE)),

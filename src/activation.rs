@@ -51,7 +51,7 @@ impl Links {
     }
 
     /// Does a link to `target` point into the bundle?
-    fn into_bundle(&self, target: &[u8]) -> bool {
+    fn points_into(&self, target: &[u8]) -> bool {
         target.starts_with(&self.buf.as_bytes()[..self.prefix])
     }
 }
@@ -85,7 +85,7 @@ pub fn remove_added(root: Fd, name: &[u8], record: &[u8]) -> u32 {
             // ENOTEMPTY: it holds something else now.
             fs::unlinkat(root, path, AT_REMOVEDIR).is_ok()
         } else {
-            kind == LINK && fs::readlinkat(root, path, &mut link).is_ok_and(|t| links.into_bundle(t)) && fs::unlinkat(root, path, 0).is_ok()
+            kind == LINK && fs::readlinkat(root, path, &mut link).is_ok_and(|t| links.points_into(t)) && fs::unlinkat(root, path, 0).is_ok()
         };
         removed += gone as u32;
     }
@@ -107,8 +107,8 @@ pub fn remove_earlier() {
         // No record (changes in RAM, or nothing was ever activated).
         return;
     };
-    fs::for_each_opened(c"changes/activated", |_| true, RECORDS, &mut |name, record| {
-        let removed = Mapping::of(record).map_or(0, |m| remove_added(upper.fd(), name.to_bytes(), m.bytes()));
+    fs::for_each_opened(c"changes/activated", |_| true, RECORDS, &mut |name, _| {
+        let removed = Mapping::open(records.fd(), name).map_or(0, |m| remove_added(upper.fd(), name.to_bytes(), m.bytes()));
         // A record that would not go is read again at the next boot, and finds nothing.
         let _ = fs::unlinkat(records.fd(), name, 0);
         let again: &[u8] = if fs::statat(bundles.fd(), name, 0).is_ok() { b"; it is a boot bundle now" } else { b"" };
@@ -140,8 +140,8 @@ mod tests {
         assert_eq!(links.target(b"usr/bin/x").ok().unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/usr/bin/x");
         assert!(links.target(&[b'a'; PATH_MAX]).is_err());
         assert_eq!(links.target(b"a").ok().unwrap().to_bytes(), b"/run/initramfs/memory/bundles/x.sb/a");
-        assert!(links.into_bundle(b"/run/initramfs/memory/bundles/x.sb/usr/bin/x"));
-        assert!(!links.into_bundle(b"/run/initramfs/memory/bundles/x.sbin/x"));
-        assert!(!links.into_bundle(b"/usr/bin/x"));
+        assert!(links.points_into(b"/run/initramfs/memory/bundles/x.sb/usr/bin/x"));
+        assert!(!links.points_into(b"/run/initramfs/memory/bundles/x.sbin/x"));
+        assert!(!links.points_into(b"/usr/bin/x"));
     }
 }

@@ -38,6 +38,8 @@ fn core_bundle() -> PathBuf {
         .file(LOWER_FILE, lf::noise(64 * 1024), 0o644)
         // A stand-in for glibc's: the test sees that activation ran it.
         .file("sbin/ldconfig", "#!/bin/sh\necho ldconfig-ran >> /tmp/ldconfig.log\n", 0o755)
+        // And systemd's: run by activation only when /run/systemd/system exists.
+        .file("usr/bin/systemctl", "#!/bin/sh\necho \"$@\" >> /tmp/systemctl.log\n", 0o755)
         // Merged /usr, as Debian has it: a bundle's lib/ lands in usr/lib/.
         .symlink("lib", "usr/lib");
     for d in ["dev", "proc", "sys", "run", "tmp", "root", "mnt", "var", "etc", "usr/bin", "usr/lib", "usr/share"] {
@@ -79,7 +81,9 @@ fn medium() -> PathBuf {
     t = put(t, "02-erofs.sb", read(&erofs(&RootTree::new("act-boot-erofs").file("markers/02-erofs", "02-erofs\n", 0o644).build())));
     t = put(t, "extra/act-tool.sb", read(&squashfs_with(&tool, SMALL)));
     t = put(t, "extra/act-erofs.sb", read(&erofs(&erofs_tool)));
-    t = put(t, "extra/act-clash.sb", read(&squashfs_with(&clash, SMALL)));
+    // With a whiteout (a 0:0 character device), which activation must not add.
+    let whiteout = [SMALL, &["-p", "usr/bin/act-whiteout c 644 0 0 0 0"]].concat();
+    t = put(t, "extra/act-clash.sb", read(&squashfs_with(&clash, &whiteout)));
     t = put(t, "extra/act-mod.sb", read(&squashfs_with(&module, SMALL)));
     t = put(t, "extra/act-many.sb", read(&squashfs_with(&many, SMALL)));
     t = put(t, "extra/garbage.sb", b"this is not a bundle\n".repeat(100));
@@ -142,8 +146,10 @@ fn activate_run_deactivate_clash_busy_and_timing() {
         .assert_probe("list2", "boot 01-core.sb|boot 02-erofs.sb|")
         .assert_probe("records-left", "0")
         .assert_not_contains("PROBE after-deactivate");
-    // ldconfig ran after the activation.
-    log.assert_probe("ldconfig", "ldconfig-ran ");
+    // ldconfig ran after the activation; systemctl daemon-reload only once systemd "runs".
+    log.assert_probe("ldconfig", "ldconfig-ran ")
+        .assert_probe("systemctl-before", "none")
+        .assert_probe("systemctl", "daemon-reload");
     assert_probe_starts(&log, "activate-erofs", "rc=0 ");
     assert_probe_starts(&log, "deactivate-tool", "rc=0 rdinit: bundle act-tool.sb deactivated: ");
     assert_probe_starts(&log, "deactivate-erofs", "rc=0 ");
@@ -152,6 +158,8 @@ fn activate_run_deactivate_clash_busy_and_timing() {
     // The clash is named and kept; the rest is added, and goes again.
     assert_probe_starts(&log, "activate-clash", "rc=0 ");
     assert_probe_has(&log, "activate-clash", "rdinit: bundle act-clash.sb: /etc/override is there; kept");
+    assert_probe_has(&log, "activate-clash", "rdinit: bundle act-clash.sb activated: 1 entries added");
+    log.assert_probe("whiteout", "absent");
     log.assert_probe("clash-override", "01-core")
         .assert_probe("clash-tool", "act-clash-tool ran")
         .assert_probe("clash-override-after", "01-core")

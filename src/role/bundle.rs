@@ -183,6 +183,11 @@ impl Activation<'_> {
 
 impl Visitor for Activation<'_> {
     fn visit(&mut self, _src: Fd, dst: Fd, name: &CStr, st: &Stat, path: &TreePath) -> Step {
+        // A whiteout (a 0:0 character device, as in a bundle made of saved changes) would
+        // hide a file of `/` as a boot layer: activation never hides one.
+        if fs::file_type(st) == FileType::Char && st.st_rdev == 0 {
+            return Step::Next;
+        }
         let is_dir = fs::file_type(st) == FileType::Dir;
         let kind = match fs::statat(dst, name, 0) {
             // Entered, whoever made it (a link to a directory is followed).

@@ -422,18 +422,14 @@ pub struct Mapping {
 impl Mapping {
     /// Maps `path`; an empty file maps to an empty slice.
     pub fn open(dir: Fd, path: &CStr) -> Result<Mapping, Errno> {
-        Mapping::of(openat(dir, path, O_RDONLY, 0)?.fd())
-    }
-
-    /// Maps the whole file open at `fd`.
-    pub fn of(fd: Fd) -> Result<Mapping, Errno> {
-        let len = fstat(fd)?.st_size as usize;
+        let fd = openat(dir, path, O_RDONLY, 0)?;
+        let len = fstat(fd.fd())?.st_size as usize;
         if len == 0 {
             return Ok(Mapping { ptr: 0, len: 0 });
         }
         // SAFETY: a fresh private read-only mapping aliases no Rust memory.
         let r = unsafe {
-            super::syscall6(super::abi::NR_MMAP as usize, 0, len, g::PROT_READ as usize, g::MAP_PRIVATE as usize, fd.raw(), 0)
+            super::syscall6(super::abi::NR_MMAP as usize, 0, len, g::PROT_READ as usize, g::MAP_PRIVATE as usize, fd.fd().raw(), 0)
         };
         let ptr = ret(r)?;
         Ok(Mapping { ptr, len })

@@ -15,6 +15,7 @@
 //!   a gen_init_cpio list (rdinit built in) as its initramfs.
 //! - [`fixtures`] are the images the boot scenarios share.
 //! - [`fuzz`] runs the cargo-fuzz targets of `fuzz/`.
+//! - [`demo`] is `cargo xtask demo`: a live system to play with, or its scripted session.
 //!
 //! Harness functions that return paths panic with a full explanation when something cannot
 //! be built: they are meant for tests.
@@ -23,6 +24,7 @@ pub mod arch;
 pub mod bench;
 mod debian;
 mod cache;
+pub mod demo;
 pub mod fixtures;
 pub mod fuzz;
 mod images;

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use std::process::{Command, ExitCode};
 use xtask::arch::{Arch, Features};
-use xtask::{fixtures, setup, tools, BootLog, Outcome, Qemu};
+use xtask::setup;
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "rdinit's dev and test automation")]
@@ -61,8 +61,16 @@ enum Cmd {
         /// Targets to run (default: all).
         targets: Vec<String>,
     },
-    /// Setup, build the images, boot an ext4 root with rdinit in QEMU, console shown live.
+    /// Setup, build the images, boot a Slax-style live system with rdinit in QEMU into a shell
+    /// on this terminal, twice (the second boot shows the changes of the first). Without a
+    /// terminal on stdin, a scripted session that checks itself (exit status = result).
     Demo {
+        /// The older demo instead: a root= boot of an ext4 disk into a probe init.
+        #[arg(long)]
+        root: bool,
+        /// Empty the persistent changes (target/demo/changes.img) first.
+        #[arg(long)]
+        fresh: bool,
         /// Extra kernel command line parameters.
         #[arg(long, default_value = "")]
         append: String,
@@ -159,53 +167,7 @@ fn real_main() -> Result<ExitCode> {
             xtask::fuzz::run(&targets, seconds)?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Demo { append } => demo(&append),
+        Cmd::Demo { root, fresh, append } => xtask::demo::run(root, fresh, &append),
         Cmd::Bench(args) => xtask::bench::run(&args),
     }
-}
-
-fn demo(append: &str) -> Result<ExitCode> {
-    setup()?;
-    let k = xtask::kernel();
-    println!("demo: kernel {} ({})", k.release, k.vmlinuz.display());
-    let t = tools();
-    println!("demo: rdinit {} ({} bytes)", t.rdinit.display(), t.rdinit.metadata()?.len());
-    let root = fixtures::root_ext4();
-    println!("demo: root disk {} (ext4, LABEL={})", root.display(), fixtures::ROOT_LABEL);
-    let initrd = fixtures::initrd();
-    println!("demo: initramfs {} ({} bytes)", initrd.display(), initrd.metadata()?.len());
-    let params = format!("root=LABEL={} debug {append}", fixtures::ROOT_LABEL);
-    println!("demo: booting with `{params}`\n");
-    let log = Qemu::new("demo", &initrd).disk(&root).append(&params).live(true).run();
-    println!();
-    summary(&log);
-    Ok(if log.contains("PROBE done") { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-fn summary(log: &BootLog) {
-    println!("===== demo summary");
-    let ended = match &log.outcome {
-        Outcome::Exited(_) => "QEMU exited (guest power-off or reboot)".to_owned(),
-        Outcome::Stopped(m) => format!("stopped at {m:?}"),
-        Outcome::TimedOut(t) => format!("TIMED OUT after {} s", t.as_secs()),
-    };
-    println!("boot: {ended}, {:.1} s wall", log.wall.as_secs_f64());
-    if let Some(t) = log.printk_time_at("Run /init as init process") {
-        println!("kernel reached /init at {t:.3} s (guest clock)");
-    }
-    if let Some(p) = log.line_with("Kernel panic") {
-        println!("KERNEL PANIC: {p}");
-    }
-    let rd = log.rdinit_lines();
-    println!("rdinit printed {} lines; last: {}", rd.len(), rd.last().copied().unwrap_or("-"));
-    for key in ["pid", "root", "initramfs-gone", "uptime"] {
-        println!("probe {key}: {}", log.probe(key).unwrap_or("(none)"));
-    }
-    let mounts: Vec<&str> = log.lines().filter_map(|l| l.strip_prefix("PROBE mount ")).collect();
-    println!("probe mounts: {}", if mounts.is_empty() { "(none)".into() } else { mounts.join(", ") });
-    println!(
-        "result: {}",
-        if log.contains("PROBE done") { "rdinit switched to the real root" } else { "the probe init did not finish" }
-    );
-    println!("full log: target/boot-images/logs/demo.log");
 }

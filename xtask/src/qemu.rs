@@ -88,6 +88,7 @@ pub struct Qemu {
     inputs: Vec<Input>,
     stop_at: Option<String>,
     live: bool,
+    terminal: bool,
     extra: Vec<OsString>,
 }
 
@@ -110,6 +111,7 @@ impl Qemu {
             inputs: Vec::new(),
             stop_at: None,
             live: false,
+            terminal: false,
             extra: Vec::new(),
         }
     }
@@ -252,13 +254,20 @@ impl Qemu {
         for s in self.arch.machine() {
             push(s);
         }
-        for s in ["-nographic", "-no-reboot", "-net", "none"] {
+        // -nographic also makes SeaBIOS write to the serial line, resetting the terminal
+        // (`ESC c`): a person's terminal keeps what was on it with no display instead.
+        push(if self.terminal { "-display" } else { "-nographic" });
+        if self.terminal {
+            push("none");
+        }
+        for s in ["-no-reboot", "-net", "none"] {
             push(s);
         }
         push("-m");
         push(&self.memory_mib.to_string());
         push("-serial");
-        push("stdio");
+        // On a terminal, the serial line shares stdio with a monitor: Ctrl-A X quits QEMU.
+        push(if self.terminal { "mon:stdio" } else { "stdio" });
         push("-monitor");
         push(&format!("unix:{},server=on,wait=off", opt_path(monitor)));
         if self.icount {
@@ -321,6 +330,19 @@ impl Qemu {
         drop(slot);
         log.save();
         log
+    }
+
+    /// Boots with the serial console on this process's terminal, for a person at the
+    /// keyboard (`cargo xtask demo`): `-serial mon:stdio`, so Ctrl-A X quits QEMU and Ctrl-C
+    /// reaches the guest. No timeout, no inputs, nothing captured; returns QEMU's exit status.
+    pub fn run_on_terminal(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        use anyhow::Context;
+        self.terminal = true;
+        let _slot = Slot::acquire();
+        let dir = tempfile::Builder::new().prefix("rdinit-qemu-").tempdir().context("making a temporary directory")?;
+        let mut cmd = Command::new(tool(self.arch.qemu())?);
+        cmd.args(self.args(&dir.path().join("monitor.sock")));
+        cmd.status().with_context(|| format!("running {}", describe(&cmd)))
     }
 
     fn run_in_slot(self) -> BootLog {
@@ -400,6 +422,7 @@ impl Qemu {
         let mut input_from = 0usize; // console offset where the next trigger is looked for
         let mut console_raw = String::new();
         let mut outcome: Option<Outcome> = None;
+        let mut echo_filter = EchoFilter::default();
 
         while outcome.is_none() {
             let now = Instant::now();
@@ -455,7 +478,7 @@ impl Qemu {
                 Ok(Some(bytes)) => {
                     if self.live {
                         let mut o = std::io::stdout().lock();
-                        let _ = o.write_all(&bytes);
+                        let _ = o.write_all(&echo_filter.filter(&bytes));
                         let _ = o.flush();
                     }
                     let old_len = console_raw.len();
@@ -507,6 +530,52 @@ impl Qemu {
         log.wall = start.elapsed();
         log.outcome = outcome.unwrap_or(Outcome::TimedOut(self.timeout));
         log
+    }
+}
+
+/// Drops terminal control sequences from the console echoed to our stdout, across reads:
+/// SeaBIOS resets the terminal and turns its line wrap off (`ESC c`, `ESC [ ? 7 l`), and
+/// busybox's line editor asks for the cursor position (`ESC [ 6 n`) before each prompt, which
+/// a terminal answers by typing into whatever reads it next (the user's shell, once the boot
+/// is over), as the harness does not pass the answer on.
+#[derive(Default)]
+struct EchoFilter {
+    state: Escape,
+}
+
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+enum Escape {
+    #[default]
+    None,
+    /// After ESC.
+    Start,
+    /// Inside `ESC [ …`, up to its final byte (0x40..=0x7e).
+    Csi,
+}
+
+impl EchoFilter {
+    fn filter(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(bytes.len());
+        for &b in bytes {
+            self.state = match (self.state, b) {
+                (Escape::None, 0x1b) => Escape::Start,
+                (Escape::None, _) => {
+                    out.push(b);
+                    Escape::None
+                }
+                (Escape::Start, b'[') => Escape::Csi,
+                // A terminal reset starts a new screen: a new line here.
+                (Escape::Start, b'c') => {
+                    out.push(b'\n');
+                    Escape::None
+                }
+                // Another two-byte sequence.
+                (Escape::Start, _) => Escape::None,
+                (Escape::Csi, 0x40..=0x7e) => Escape::None,
+                (Escape::Csi, _) => Escape::Csi,
+            };
+        }
+        out
     }
 }
 
@@ -884,6 +953,7 @@ mod tests {
             inputs: Vec::new(),
             stop_at: None,
             live: false,
+            terminal: false,
             extra: Vec::new(),
         }
         .append("root=/dev/vda");
@@ -893,7 +963,17 @@ mod tests {
         assert!(s.contains("file=/a,,b.img,format=raw,if=virtio,snapshot=on"), "{s}");
         assert!(s.contains("usb-storage,bus=xhci.0,drive=usb0"), "{s}");
         assert!(s.contains("-icount shift=0,sleep=on"), "{s}");
+        assert!(s.contains("-serial stdio "), "{s}");
         assert!(a.contains(&"console=ttyS0 panic=-1 printk.time=1 root=/dev/vda".to_owned()), "{s}");
+    }
+
+    #[test]
+    fn live_echo_drops_control_sequences_split_across_reads() {
+        let mut f = EchoFilter::default();
+        let mut out = f.filter(b"\x1b[?7lSeaBIOS\r\nBooting\x1bc\x1b[?7lrdinit\r\nroot@live:~# \x1b");
+        out.extend(f.filter(b"[6"));
+        out.extend(f.filter(b"nls\r\n"));
+        assert_eq!(out, b"SeaBIOS\r\nBooting\nrdinit\r\nroot@live:~# ls\r\n");
     }
 
     /// Another architecture's board: its emulator and machine, its console, and virtio

@@ -330,7 +330,7 @@ fn read_table<'b>(buf: &'b mut [u8], read: &mut dyn FnMut(&mut [u8]) -> Result<u
             // The first line that starts in the second half: lines are a few hundred bytes,
             // so one that fills half the buffer is garbage, dropped whole too.
             let keep = buf[len / 2..len].iter().position(|&c| c == b'\n').map_or(len, |i| len / 2 + i + 1);
-            buf.copy_within(keep..len, 0);
+            crate::parse::bytes::move_down(&mut buf[..len], keep, 0);
             len -= keep;
             partial = true;
         }

@@ -99,7 +99,7 @@ impl Bundles {
     fn remove(&mut self, i: usize) {
         let Candidate { start, len, .. } = self.items[i];
         let (start, end) = (start as usize, start as usize + len as usize);
-        self.arena.copy_within(end..self.used, start);
+        crate::parse::bytes::move_down(&mut self.arena[..self.used], end, start);
         self.used -= len as usize;
         for c in &mut self.items[..self.count] {
             if c.start as usize >= end {

@@ -4,6 +4,7 @@
 //! the console directly only when the kernel will not echo it there itself (its level is not
 //! below the console log level) — so a line shows once, whatever `quiet`/`debug` say.
 use crate::sys::fs::{self, O_NOCTTY, O_RDWR, O_WRONLY};
+use crate::sys::cstr::ThinCStr;
 use crate::sys::{Errno, Fd};
 use core::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering::Relaxed};
 
@@ -199,7 +200,8 @@ impl Num for Errno {
 /// of `a`, `b`, `%n` prints `n` and `%e` prints `n` as an errno. One call with six register
 /// arguments per message: a chain of builder calls costs three times the code at each site.
 #[inline(never)]
-pub fn log(t: &'static [u8], a: &[u8], b: &[u8], n: u64) {
+pub fn log(t: ThinCStr, a: &[u8], b: &[u8], n: u64) {
+    let t = t.to_bytes();
     let level = match t.get(1) {
         Some(&l) => l.wrapping_sub(b'0'),
         None => return,
@@ -242,7 +244,17 @@ macro_rules! log_at {
     ($lvl:literal, $t:literal, $a:expr, $b:expr $(; $n:expr)?) => { $crate::out::log_at!(@ $lvl, $t, $a, $b $(; $n)?) };
     (@ $lvl:literal, $t:literal, $a:expr, $b:expr) => { $crate::out::log_at!(@ $lvl, $t, $a, $b; 0u64) };
     (@ $lvl:literal, $t:literal, $a:expr, $b:expr; $n:expr) => {
-        $crate::out::log(concat!("<", $lvl, ">", $t).as_bytes(), $a, $b, $crate::out::Num::raw($n))
+        $crate::out::log(
+            const {
+                match core::ffi::CStr::from_bytes_with_nul(concat!("<", $lvl, ">", $t, "\0").as_bytes()) {
+                    Ok(t) => $crate::sys::cstr::ThinCStr::new(t),
+                    Err(_) => panic!("a NUL inside a message template"),
+                }
+            },
+            $a,
+            $b,
+            $crate::out::Num::raw($n),
+        )
     };
 }
 macro_rules! error {

@@ -72,6 +72,23 @@ fn as_cstr(buf: &[u8], len: usize) -> &CStr {
     until_nul(buf.get(..=len).unwrap_or(&[]))
 }
 
+/// A `'static` C string passed as one pointer (a `&CStr` is two words): message templates,
+/// where the length register costs an instruction at each of a hundred call sites.
+#[derive(Clone, Copy)]
+pub struct ThinCStr(*const core::ffi::c_char);
+
+impl ThinCStr {
+    pub const fn new(s: &'static CStr) -> ThinCStr {
+        ThinCStr(s.as_ptr())
+    }
+
+    /// The bytes, without the NUL.
+    pub fn to_bytes(self) -> &'static [u8] {
+        // SAFETY: made only from a `&'static CStr` (`new`): NUL-terminated, never freed.
+        unsafe { CStr::from_ptr(self.0) }.to_bytes()
+    }
+}
+
 /// `bytes` up to its first NUL as a C string; the empty string if it holds none. A plain
 /// loop: core's `from_bytes_until_nul` brings a word-at-a-time memchr.
 #[inline(never)]

@@ -30,6 +30,12 @@ pub(crate) fn strip_suffix<'a>(s: &'a [u8], suffix: &[u8]) -> Option<&'a [u8]> {
     (tail == suffix).then_some(head)
 }
 
+/// The position of `word` among the space-separated words of `list`: a table of slices
+/// would spend 16 bytes of pointer and length on each word besides its letters.
+pub(crate) fn word_index(list: &[u8], word: &[u8]) -> Option<usize> {
+    list.split(|&b| b == b' ').position(|w| w == word)
+}
+
 /// Moves `buf[from..]` down to `to` (not above `from`), as `copy_within` does, in pieces
 /// that do not overlap: memcpy, where `copy_within` brings in compiler_builtins' memmove
 /// (364 bytes on aarch64).
@@ -60,6 +66,15 @@ mod tests {
             move_down(&mut got, from, to);
             assert_eq!(got, want, "from {from} to {to}");
         }
+    }
+
+    #[test]
+    fn words_are_found_by_position() {
+        assert_eq!(word_index(b"add remove change", b"add"), Some(0));
+        assert_eq!(word_index(b"add remove change", b"change"), Some(2));
+        assert_eq!(word_index(b"add remove change", b"chan"), None);
+        assert_eq!(word_index(b"add remove change", b""), None);
+        assert_eq!(word_index(b"add remove change", b"add remove"), None);
     }
 
     #[test]

@@ -89,6 +89,12 @@ impl ThinCStr {
     }
 }
 
+/// The C strings packed in `list`, each ended by its NUL (`b"a\0b\0"`): a table of `&CStr`
+/// would spend 16 bytes of pointer and length on each.
+pub fn packed(list: &[u8]) -> impl Iterator<Item = &CStr> {
+    list.split_inclusive(|&b| b == 0).map(until_nul)
+}
+
 /// `bytes` up to its first NUL as a C string; the empty string if it holds none. A plain
 /// loop: core's `from_bytes_until_nul` brings a word-at-a-time memchr.
 #[inline(never)]
@@ -123,4 +129,15 @@ pub fn format_u64(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
         }
     }
     &buf[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_lists_give_each_string() {
+        let got: Vec<&[u8]> = packed(b"memory\0bin\0l\0").map(|c| c.to_bytes()).collect();
+        assert_eq!(got, [&b"memory"[..], b"bin", b"l"]);
+    }
 }

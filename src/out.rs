@@ -197,8 +197,10 @@ impl Num for Errno {
 }
 
 /// Writes one message from a template: `<L>` (its level) and text where `%s` takes the next
-/// of `a`, `b`, `%n` prints `n` and `%e` prints `n` as an errno. One call with six register
-/// arguments per message: a chain of builder calls costs three times the code at each site.
+/// of `a`, `b`, `%n` prints `n` and `%e` prints `n` as an errno. One call with the template
+/// as one pointer per message: a chain of builder calls costs three times the code at each
+/// site. `log0`, `log1`, `log_n` and `log1_n` take fewer arguments, for the messages that
+/// have fewer: the empty ones are then set once, here, not at each of their sites.
 #[inline(never)]
 pub fn log(t: ThinCStr, a: &[u8], b: &[u8], n: u64) {
     let t = t.to_bytes();
@@ -209,6 +211,26 @@ pub fn log(t: ThinCStr, a: &[u8], b: &[u8], n: u64) {
     if level <= SHOW.load(Relaxed) {
         format(level, t, a, b, n).emit();
     }
+}
+
+#[inline(never)]
+pub fn log0(t: ThinCStr) {
+    log(t, b"", b"", 0)
+}
+
+#[inline(never)]
+pub fn log1(t: ThinCStr, a: &[u8]) {
+    log(t, a, b"", 0)
+}
+
+#[inline(never)]
+pub fn log_n(t: ThinCStr, n: u64) {
+    log(t, b"", b"", n)
+}
+
+#[inline(never)]
+pub fn log1_n(t: ThinCStr, a: &[u8], n: u64) {
+    log(t, a, b"", n)
 }
 
 /// The line of [`log`].
@@ -239,22 +261,24 @@ fn format(level: u8, t: &[u8], a: &[u8], b: &[u8], n: u64) -> Line {
 /// `error!("mount %s on %s: %e", dev, dir; e)`: up to two byte strings, then after `;` one
 /// number (`%n`) or errno (`%e`). `warning!`, `info!` and `debug!` are alike.
 macro_rules! log_at {
-    ($lvl:literal, $t:literal $(; $n:expr)?) => { $crate::out::log_at!(@ $lvl, $t, b"", b"" $(; $n)?) };
-    ($lvl:literal, $t:literal, $a:expr $(; $n:expr)?) => { $crate::out::log_at!(@ $lvl, $t, $a, b"" $(; $n)?) };
-    ($lvl:literal, $t:literal, $a:expr, $b:expr $(; $n:expr)?) => { $crate::out::log_at!(@ $lvl, $t, $a, $b $(; $n)?) };
-    (@ $lvl:literal, $t:literal, $a:expr, $b:expr) => { $crate::out::log_at!(@ $lvl, $t, $a, $b; 0u64) };
-    (@ $lvl:literal, $t:literal, $a:expr, $b:expr; $n:expr) => {
-        $crate::out::log(
-            const {
-                match core::ffi::CStr::from_bytes_with_nul(concat!("<", $lvl, ">", $t, "\0").as_bytes()) {
-                    Ok(t) => $crate::sys::cstr::ThinCStr::new(t),
-                    Err(_) => panic!("a NUL inside a message template"),
-                }
-            },
-            $a,
-            $b,
-            $crate::out::Num::raw($n),
-        )
+    ($lvl:literal, $t:literal) => { $crate::out::log0($crate::out::template!($lvl, $t)) };
+    ($lvl:literal, $t:literal; $n:expr) => { $crate::out::log_n($crate::out::template!($lvl, $t), $crate::out::Num::raw($n)) };
+    ($lvl:literal, $t:literal, $a:expr) => { $crate::out::log1($crate::out::template!($lvl, $t), $a) };
+    ($lvl:literal, $t:literal, $a:expr; $n:expr) => { $crate::out::log1_n($crate::out::template!($lvl, $t), $a, $crate::out::Num::raw($n)) };
+    ($lvl:literal, $t:literal, $a:expr, $b:expr) => { $crate::out::log($crate::out::template!($lvl, $t), $a, $b, 0) };
+    ($lvl:literal, $t:literal, $a:expr, $b:expr; $n:expr) => {
+        $crate::out::log($crate::out::template!($lvl, $t), $a, $b, $crate::out::Num::raw($n))
+    };
+}
+/// A message template as one pointer: `<L>` and the text, checked at compile time.
+macro_rules! template {
+    ($lvl:literal, $t:literal) => {
+        const {
+            match core::ffi::CStr::from_bytes_with_nul(concat!("<", $lvl, ">", $t, "\0").as_bytes()) {
+                Ok(t) => $crate::sys::cstr::ThinCStr::new(t),
+                Err(_) => panic!("a NUL inside a message template"),
+            }
+        }
     };
 }
 macro_rules! error {
@@ -270,7 +294,7 @@ macro_rules! debug {
     ($($x:tt)*) => { $crate::out::log_at!("7", $($x)*) };
 }
 #[allow(unused_imports)]
-pub(crate) use {debug, error, info, log_at, warning};
+pub(crate) use {debug, error, info, log_at, template, warning};
 
 /// Decimal digits, from the layer below (loop device names need them there too).
 pub use crate::sys::cstr::format_u64;

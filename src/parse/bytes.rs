@@ -39,6 +39,7 @@ pub(crate) fn word_index(list: &[u8], word: &[u8]) -> Option<usize> {
 /// Moves `buf[from..]` down to `to` (not above `from`), as `copy_within` does, in pieces
 /// that do not overlap: memcpy, where `copy_within` brings in compiler_builtins' memmove
 /// (364 bytes on aarch64).
+#[cfg(any(feature = "live", feature = "shutdown"))]
 #[inline(never)]
 pub(crate) fn move_down(buf: &mut [u8], from: usize, to: usize) {
     let gap = from.saturating_sub(to);
@@ -58,6 +59,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg(any(feature = "live", feature = "shutdown"))]
     fn move_down_moves_like_copy_within() {
         for (from, to) in [(0, 0), (3, 0), (5, 2), (9, 1), (10, 0), (4, 4)] {
             let mut want: Vec<u8> = (0..10).collect();

@@ -58,6 +58,8 @@ pub fn run(boot: &mut Boot) -> Reported {
 /// Undoes a failed attempt, last step first, so that a retry starts from a clean initramfs:
 /// the union, the changes, the bundles (their loop devices detach with their mounts:
 /// AUTOCLEAR), the RAM copy, the data device, then the /live tmpfs that held them all.
+// Out of line: smaller so (measured: aarch64 -40 B, x86_64 -32 B).
+#[inline(never)]
 fn undo() {
     if fs::chdir(c"/live/memory").is_ok() {
         union::undo();

@@ -34,7 +34,7 @@ pub fn run(args: StartArgs) -> ! {
     // The bundle file is opened relative to where the user is, after the role has moved.
     let here = fs::open(c".", O_PATH | O_DIRECTORY).map_or(Fd::CWD, |d| d.leak());
     let mut b = Bundle { name, target: Path::new(), record: Path::new() };
-    let verb = [&b"activate"[..], b"deactivate", b"list"].iter().position(|v| *v == verb);
+    let verb = crate::parse::bytes::word_index(b"activate deactivate list", verb);
     let done = match (fs::chdir(c"/run/initramfs/memory"), verb) {
         (Err(e), _) => Err(refuse(b"/run/initramfs/memory", b"not a live system of rdinit: ", Some(e))),
         (Ok(()), Some(2)) => list(),

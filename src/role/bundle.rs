@@ -252,18 +252,18 @@ fn list() -> Result<(), Reported> {
 #[inline(never)]
 fn after_change(args: &StartArgs) {
     let _ = fs::chdir(c"/");
-    run_tool(&[c"/sbin/ldconfig", c"/usr/sbin/ldconfig"], c"", args);
+    run_tool(b"/sbin/ldconfig\0/usr/sbin/ldconfig\0", c"", args);
     if fs::statat(Fd::CWD, c"/run/systemd/system", 0).is_ok_and(|st| fs::file_type(&st) == FileType::Dir) {
-        run_tool(&[c"/usr/bin/systemctl", c"/bin/systemctl"], c"daemon-reload", args);
+        run_tool(b"/usr/bin/systemctl\0/bin/systemctl\0", c"daemon-reload", args);
     }
 }
 
-/// Runs the first of `paths` that exists with the argument `arg` (if not empty) and waits
-/// for it; exit status 127 means none exists.
-fn run_tool(paths: &[&CStr; 2], arg: &CStr, args: &StartArgs) {
+/// Runs the first of `paths` (packed: `b"a\0b\0"`) that exists with the argument `arg` (if
+/// not empty) and waits for it; exit status 127 means none exists.
+fn run_tool(paths: &[u8], arg: &CStr, args: &StartArgs) {
     let status = process::fork().and_then(|pid| {
         if pid == 0 {
-            for path in paths {
+            for path in crate::sys::cstr::packed(paths) {
                 let argv = [path.as_ptr() as *const u8, if arg.is_empty() { core::ptr::null() } else { arg.as_ptr() as *const u8 }, core::ptr::null()];
                 process::execve(path, argv.as_ptr(), args.envp());
             }
@@ -272,6 +272,6 @@ fn run_tool(paths: &[&CStr; 2], arg: &CStr, args: &StartArgs) {
         process::wait(pid as i32)
     });
     if status.map_or(true, |(_, st)| st != 0 && st != 127 << 8) {
-        warning!("%s failed; the change stays", paths[0].to_bytes());
+        warning!("%s failed; the change stays", crate::sys::cstr::until_nul(paths).to_bytes());
     }
 }

@@ -3,15 +3,20 @@ use core::ffi::CStr;
 
 /// A path of at most `N - 1` bytes, always NUL-terminated. `push*` report overflow as
 /// `ENAMETOOLONG` rather than truncating, so an overlong name never opens the wrong file.
+pub type PathBuf<const N: usize> = PathStore<[u8; N]>;
+
+/// A path in a buffer `B`: `[u8; N]` to own one, `[u8]` (what a `PathBuf<N>` derefs to) to
+/// work on one. The methods are on the `[u8]` form, so the binary carries one body of
+/// each, not one per capacity.
 #[derive(Clone)]
-pub struct PathBuf<const N: usize> {
-    buf: [u8; N],
+pub struct PathStore<B: ?Sized> {
     len: usize,
+    buf: B,
 }
 
-impl<const N: usize> PathBuf<N> {
+impl<const N: usize> PathStore<[u8; N]> {
     pub const fn new() -> Self {
-        PathBuf { buf: [0; N], len: 0 }
+        PathStore { len: 0, buf: [0; N] }
     }
 
     /// A path made of `parts` concatenated.
@@ -20,10 +25,24 @@ impl<const N: usize> PathBuf<N> {
         p.len = append_all(&mut p.buf, parts)?;
         Ok(p)
     }
+}
 
+impl<const N: usize> core::ops::Deref for PathStore<[u8; N]> {
+    type Target = PathStore<[u8]>;
+    fn deref(&self) -> &PathStore<[u8]> {
+        self
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for PathStore<[u8; N]> {
+    fn deref_mut(&mut self) -> &mut PathStore<[u8]> {
+        self
+    }
+}
+
+impl PathStore<[u8]> {
     /// Appends raw bytes (no separator). A NUL inside `bytes` ends the path there.
     pub fn push(&mut self, bytes: &[u8]) -> Result<&mut Self, super::Errno> {
-        // One non-generic body for every capacity: the binary carries it once.
         self.len = append(&mut self.buf, self.len, bytes)?;
         Ok(self)
     }

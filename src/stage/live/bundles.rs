@@ -118,6 +118,8 @@ impl Bundles {
     /// Names, in sorted order, the files a full arena dropped: after [`Bundles::sort`], they
     /// are the wanted files that sort after the last one kept. One pass over the
     /// directories a name, so past MAX_NAMED_DROPS they are counted.
+    // Out of line: smaller so (measured: aarch64 -72 B, x86_64 -56 B).
+    #[inline(never)]
     pub(super) fn name_dropped(&self, data: Fd, load: Option<&[u8]>, noload: Option<&[u8]>) {
         let Some(kept) = self.items[..self.count].last().filter(|_| self.dropped > 0) else { return };
         let (mut last, mut next) = (Path::new(), Path::new());

@@ -84,7 +84,6 @@ impl Bundle<'_> {
         p.push(dir).and_then(|p| p.push(self.name)).is_ok() && fs::statat(Fd::CWD, p.as_cstr(), AT_SYMLINK_NOFOLLOW).is_ok()
     }
 
-    #[inline(never)]
     fn activate(&self, here: Fd, file: &CStr) -> Result<(), Reported> {
         let name = self.name;
         mount_image(here, file, self.target.as_cstr(), Image::Bundle, &mut Modules::new()).map_err(|e| {
@@ -133,7 +132,6 @@ impl Bundle<'_> {
     /// The kernel refuses the unmount (EBUSY) while any process has a file of the bundle
     /// open or mapped, or works in it: the check is the kernel's own, and race-free, where a
     /// scan of /proc first would not be.
-    #[inline(never)]
     fn deactivate(&self) -> Result<(), Reported> {
         let removed = self.withdraw().map_err(|e| {
             let why: &[u8] = if e == Errno::BUSY { b"in use (a file of it open, mapped or a working directory); nothing changed: " } else { b"nothing changed: " };
@@ -234,7 +232,6 @@ impl Visitor for Activation<'_> {
 }
 
 /// Every bundle, `boot NAME` or `activated NAME`, one a line on stdout.
-#[inline(never)]
 fn list() -> Result<(), Reported> {
     let records = fs::open(c"changes/activated", O_PATH | O_DIRECTORY);
     fs::for_each_opened(c"bundles", |_| true, b"bundles/", &mut |name, _| {
@@ -249,7 +246,6 @@ fn list() -> Result<(), Reported> {
 /// What the system must learn after files came or went: the dynamic linker's cache
 /// (`ldconfig`, when the system has it) and systemd's units (`systemctl daemon-reload`,
 /// when systemd runs: sd_booted's test). A failure is named; the change stays.
-#[inline(never)]
 fn after_change(args: &StartArgs) {
     let _ = fs::chdir(c"/");
     run_tool(b"/sbin/ldconfig\0/usr/sbin/ldconfig\0", c"", args);

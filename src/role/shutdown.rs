@@ -142,8 +142,6 @@ fn finish(verb: usize) -> ! {
 
 /// Stops the other processes as systemd does before it hands over: SIGTERM (and SIGCONT,
 /// for stopped ones), up to 1 s to exit, then SIGKILL and up to 0.5 s.
-// Out of `run`, where the compiler spends more on it (measured).
-#[inline(never)]
 fn stop_processes() {
     for &(sig, name, wait_ms) in STOP_SIGNALS.iter() {
         let n = signal_others(sig);

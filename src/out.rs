@@ -301,9 +301,7 @@ pub use crate::sys::cstr::format_u64;
 
 /// A debug-level stage marker: `rdinit: [12 ms] <stage>`.
 pub fn stage(name: &[u8]) {
-    if debug_enabled() {
-        Line::debug().s(name).emit();
-    }
+    debug!("%s", name);
 }
 
 #[cfg(test)]

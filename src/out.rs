@@ -4,6 +4,7 @@
 //! the console directly only when the kernel will not echo it there itself (its level is not
 //! below the console log level) — so a line shows once, whatever `quiet`/`debug` say.
 use crate::sys::fs::{self, O_NOCTTY, O_RDWR, O_WRONLY};
+use crate::sys::cstr::ThinCStr;
 use crate::sys::{Errno, Fd};
 use core::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, Ordering::Relaxed};
 
@@ -196,10 +197,13 @@ impl Num for Errno {
 }
 
 /// Writes one message from a template: `<L>` (its level) and text where `%s` takes the next
-/// of `a`, `b`, `%n` prints `n` and `%e` prints `n` as an errno. One call with six register
-/// arguments per message: a chain of builder calls costs three times the code at each site.
+/// of `a`, `b`, `%n` prints `n` and `%e` prints `n` as an errno. One call with the template
+/// as one pointer per message: a chain of builder calls costs three times the code at each
+/// site. `log0`, `log1`, `log_n` and `log1_n` take fewer arguments, for the messages that
+/// have fewer: the empty ones are then set once, here, not at each of their sites.
 #[inline(never)]
-pub fn log(t: &'static [u8], a: &[u8], b: &[u8], n: u64) {
+pub fn log(t: ThinCStr, a: &[u8], b: &[u8], n: u64) {
+    let t = t.to_bytes();
     let level = match t.get(1) {
         Some(&l) => l.wrapping_sub(b'0'),
         None => return,
@@ -207,6 +211,26 @@ pub fn log(t: &'static [u8], a: &[u8], b: &[u8], n: u64) {
     if level <= SHOW.load(Relaxed) {
         format(level, t, a, b, n).emit();
     }
+}
+
+#[inline(never)]
+pub fn log0(t: ThinCStr) {
+    log(t, b"", b"", 0)
+}
+
+#[inline(never)]
+pub fn log1(t: ThinCStr, a: &[u8]) {
+    log(t, a, b"", 0)
+}
+
+#[inline(never)]
+pub fn log_n(t: ThinCStr, n: u64) {
+    log(t, b"", b"", n)
+}
+
+#[inline(never)]
+pub fn log1_n(t: ThinCStr, a: &[u8], n: u64) {
+    log(t, a, b"", n)
 }
 
 /// The line of [`log`].
@@ -237,12 +261,24 @@ fn format(level: u8, t: &[u8], a: &[u8], b: &[u8], n: u64) -> Line {
 /// `error!("mount %s on %s: %e", dev, dir; e)`: up to two byte strings, then after `;` one
 /// number (`%n`) or errno (`%e`). `warning!`, `info!` and `debug!` are alike.
 macro_rules! log_at {
-    ($lvl:literal, $t:literal $(; $n:expr)?) => { $crate::out::log_at!(@ $lvl, $t, b"", b"" $(; $n)?) };
-    ($lvl:literal, $t:literal, $a:expr $(; $n:expr)?) => { $crate::out::log_at!(@ $lvl, $t, $a, b"" $(; $n)?) };
-    ($lvl:literal, $t:literal, $a:expr, $b:expr $(; $n:expr)?) => { $crate::out::log_at!(@ $lvl, $t, $a, $b $(; $n)?) };
-    (@ $lvl:literal, $t:literal, $a:expr, $b:expr) => { $crate::out::log_at!(@ $lvl, $t, $a, $b; 0u64) };
-    (@ $lvl:literal, $t:literal, $a:expr, $b:expr; $n:expr) => {
-        $crate::out::log(concat!("<", $lvl, ">", $t).as_bytes(), $a, $b, $crate::out::Num::raw($n))
+    ($lvl:literal, $t:literal) => { $crate::out::log0($crate::out::template!($lvl, $t)) };
+    ($lvl:literal, $t:literal; $n:expr) => { $crate::out::log_n($crate::out::template!($lvl, $t), $crate::out::Num::raw($n)) };
+    ($lvl:literal, $t:literal, $a:expr) => { $crate::out::log1($crate::out::template!($lvl, $t), $a) };
+    ($lvl:literal, $t:literal, $a:expr; $n:expr) => { $crate::out::log1_n($crate::out::template!($lvl, $t), $a, $crate::out::Num::raw($n)) };
+    ($lvl:literal, $t:literal, $a:expr, $b:expr) => { $crate::out::log($crate::out::template!($lvl, $t), $a, $b, 0) };
+    ($lvl:literal, $t:literal, $a:expr, $b:expr; $n:expr) => {
+        $crate::out::log($crate::out::template!($lvl, $t), $a, $b, $crate::out::Num::raw($n))
+    };
+}
+/// A message template as one pointer: `<L>` and the text, checked at compile time.
+macro_rules! template {
+    ($lvl:literal, $t:literal) => {
+        const {
+            match core::ffi::CStr::from_bytes_with_nul(concat!("<", $lvl, ">", $t, "\0").as_bytes()) {
+                Ok(t) => $crate::sys::cstr::ThinCStr::new(t),
+                Err(_) => panic!("a NUL inside a message template"),
+            }
+        }
     };
 }
 macro_rules! error {
@@ -258,16 +294,14 @@ macro_rules! debug {
     ($($x:tt)*) => { $crate::out::log_at!("7", $($x)*) };
 }
 #[allow(unused_imports)]
-pub(crate) use {debug, error, info, log_at, warning};
+pub(crate) use {debug, error, info, log_at, template, warning};
 
 /// Decimal digits, from the layer below (loop device names need them there too).
 pub use crate::sys::cstr::format_u64;
 
 /// A debug-level stage marker: `rdinit: [12 ms] <stage>`.
 pub fn stage(name: &[u8]) {
-    if debug_enabled() {
-        Line::debug().s(name).emit();
-    }
+    debug!("%s", name);
 }
 
 #[cfg(test)]

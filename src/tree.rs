@@ -48,7 +48,7 @@ pub fn walk(src: Fd, dst: Fd, depth: u32, path: &mut TreePath, v: &mut dyn Visit
     while let Ok(Some(e)) = dir.next_entry() {
         let name = e.cname();
         path.truncate(len);
-        let named = if len > 0 { path.push(b"/") } else { Ok(&mut *path) }.and_then(|p| p.push(name.to_bytes()));
+        let named = if len > 0 { path.push(b"/") } else { Ok(&mut **path) }.and_then(|p| p.push(name.to_bytes()));
         let st = match named.and_then(|_| fs::statat(src, name, fs::AT_SYMLINK_NOFOLLOW)) {
             Ok(st) => st,
             Err(err) => {

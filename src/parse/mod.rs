@@ -4,7 +4,7 @@
 // A trap in PID 1 panics the kernel with no message: keep the boot path free of panics.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-mod bytes;
+pub(crate) mod bytes;
 pub mod cmdline;
 pub mod modules;
 pub mod mountinfo;

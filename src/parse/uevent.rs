@@ -19,8 +19,8 @@ pub enum Action {
     Other,
 }
 
-/// The words, in the order of `ACTIONS` (two tables pack tighter than one of pairs).
-const ACTION_WORDS: [&[u8]; 8] = [b"add", b"remove", b"change", b"move", b"online", b"offline", b"bind", b"unbind"];
+/// The words, in the order of `ACTIONS`.
+const ACTION_WORDS: &[u8] = b"add remove change move online offline bind unbind";
 const ACTIONS: [Action; 8] = [
     Action::Add,
     Action::Remove,
@@ -34,7 +34,7 @@ const ACTIONS: [Action; 8] = [
 
 /// Decodes an action word; unknown words are `Other`, so newer kernels do not break us.
 pub fn action(s: &[u8]) -> Action {
-    let i = ACTION_WORDS.iter().position(|w| *w == s);
+    let i = super::bytes::word_index(ACTION_WORDS, s);
     i.and_then(|i| ACTIONS.get(i)).copied().unwrap_or(Action::Other)
 }
 
@@ -84,8 +84,7 @@ enum Key {
 }
 
 /// The names, in the order of `KEYS`.
-const KEY_NAMES: [&[u8]; 10] =
-    [b"ACTION", b"DEVPATH", b"SUBSYSTEM", b"DEVNAME", b"DEVTYPE", b"MAJOR", b"MINOR", b"MODALIAS", b"PARTN", b"PARTNAME"];
+const KEY_NAMES: &[u8] = b"ACTION DEVPATH SUBSYSTEM DEVNAME DEVTYPE MAJOR MINOR MODALIAS PARTN PARTNAME";
 const KEYS: [Key; 10] = [
     Key::Action,
     Key::DevPath,
@@ -139,7 +138,7 @@ pub fn parse(msg: &[u8]) -> Option<Uevent<'_>> {
         }
         let Some(eq) = eq else { continue };
         let (key, val) = (rec.get(..eq).unwrap_or(&[]), rec.get(eq + 1..).unwrap_or(&[]));
-        let Some(&k) = KEY_NAMES.iter().position(|name| *name == key).and_then(|i| KEYS.get(i)) else { continue };
+        let Some(&k) = super::bytes::word_index(KEY_NAMES, key).and_then(|i| KEYS.get(i)) else { continue };
         match k {
             Key::Action => ev.action = action(val),
             Key::DevPath => ev.devpath = val,

@@ -34,7 +34,7 @@ pub fn run(args: StartArgs) -> ! {
     // The bundle file is opened relative to where the user is, after the role has moved.
     let here = fs::open(c".", O_PATH | O_DIRECTORY).map_or(Fd::CWD, |d| d.leak());
     let mut b = Bundle { name, target: Path::new(), record: Path::new() };
-    let verb = [&b"activate"[..], b"deactivate", b"list"].iter().position(|v| *v == verb);
+    let verb = crate::parse::bytes::word_index(b"activate deactivate list", verb);
     let done = match (fs::chdir(c"/run/initramfs/memory"), verb) {
         (Err(e), _) => Err(refuse(b"/run/initramfs/memory", b"not a live system of rdinit: ", Some(e))),
         (Ok(()), Some(2)) => list(),
@@ -84,7 +84,6 @@ impl Bundle<'_> {
         p.push(dir).and_then(|p| p.push(self.name)).is_ok() && fs::statat(Fd::CWD, p.as_cstr(), AT_SYMLINK_NOFOLLOW).is_ok()
     }
 
-    #[inline(never)]
     fn activate(&self, here: Fd, file: &CStr) -> Result<(), Reported> {
         let name = self.name;
         mount_image(here, file, self.target.as_cstr(), Image::Bundle, &mut Modules::new()).map_err(|e| {
@@ -133,7 +132,6 @@ impl Bundle<'_> {
     /// The kernel refuses the unmount (EBUSY) while any process has a file of the bundle
     /// open or mapped, or works in it: the check is the kernel's own, and race-free, where a
     /// scan of /proc first would not be.
-    #[inline(never)]
     fn deactivate(&self) -> Result<(), Reported> {
         let removed = self.withdraw().map_err(|e| {
             let why: &[u8] = if e == Errno::BUSY { b"in use (a file of it open, mapped or a working directory); nothing changed: " } else { b"nothing changed: " };
@@ -234,7 +232,6 @@ impl Visitor for Activation<'_> {
 }
 
 /// Every bundle, `boot NAME` or `activated NAME`, one a line on stdout.
-#[inline(never)]
 fn list() -> Result<(), Reported> {
     let records = fs::open(c"changes/activated", O_PATH | O_DIRECTORY);
     fs::for_each_opened(c"bundles", |_| true, b"bundles/", &mut |name, _| {
@@ -249,21 +246,20 @@ fn list() -> Result<(), Reported> {
 /// What the system must learn after files came or went: the dynamic linker's cache
 /// (`ldconfig`, when the system has it) and systemd's units (`systemctl daemon-reload`,
 /// when systemd runs: sd_booted's test). A failure is named; the change stays.
-#[inline(never)]
 fn after_change(args: &StartArgs) {
     let _ = fs::chdir(c"/");
-    run_tool(&[c"/sbin/ldconfig", c"/usr/sbin/ldconfig"], c"", args);
+    run_tool(b"/sbin/ldconfig\0/usr/sbin/ldconfig\0", c"", args);
     if fs::statat(Fd::CWD, c"/run/systemd/system", 0).is_ok_and(|st| fs::file_type(&st) == FileType::Dir) {
-        run_tool(&[c"/usr/bin/systemctl", c"/bin/systemctl"], c"daemon-reload", args);
+        run_tool(b"/usr/bin/systemctl\0/bin/systemctl\0", c"daemon-reload", args);
     }
 }
 
-/// Runs the first of `paths` that exists with the argument `arg` (if not empty) and waits
-/// for it; exit status 127 means none exists.
-fn run_tool(paths: &[&CStr; 2], arg: &CStr, args: &StartArgs) {
+/// Runs the first of `paths` (packed: `b"a\0b\0"`) that exists with the argument `arg` (if
+/// not empty) and waits for it; exit status 127 means none exists.
+fn run_tool(paths: &[u8], arg: &CStr, args: &StartArgs) {
     let status = process::fork().and_then(|pid| {
         if pid == 0 {
-            for path in paths {
+            for path in crate::sys::cstr::packed(paths) {
                 let argv = [path.as_ptr() as *const u8, if arg.is_empty() { core::ptr::null() } else { arg.as_ptr() as *const u8 }, core::ptr::null()];
                 process::execve(path, argv.as_ptr(), args.envp());
             }
@@ -272,6 +268,6 @@ fn run_tool(paths: &[&CStr; 2], arg: &CStr, args: &StartArgs) {
         process::wait(pid as i32)
     });
     if status.map_or(true, |(_, st)| st != 0 && st != 127 << 8) {
-        warning!("%s failed; the change stays", paths[0].to_bytes());
+        warning!("%s failed; the change stays", crate::sys::cstr::until_nul(paths).to_bytes());
     }
 }

@@ -34,16 +34,17 @@ use crate::sys::{loopdev, Errno, PathBuf};
 use core::ffi::CStr;
 use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
-/// The verbs systemd passes, and what reboot(2) is asked for each.
-static VERBS: [(&[u8], RebootCmd); 5] = [
-    (b"poweroff", RebootCmd::PowerOff),
-    (b"reboot", RebootCmd::Restart),
-    (b"halt", RebootCmd::Halt),
-    // A plain restart when no kernel is loaded (see `finish`).
-    (b"kexec", RebootCmd::Kexec),
-    // systemd's `exit` ends a container with --exit-code; a machine powers off.
-    (b"exit", RebootCmd::PowerOff),
-];
+/// The verbs systemd passes, in the order of `VERB_CMDS`.
+const VERBS: &[u8] = b"poweroff reboot halt kexec exit";
+/// What reboot(2) is asked for each verb. `kexec` is a plain restart when no kernel is
+/// loaded (see `finish`); systemd's `exit` ends a container with --exit-code, and a machine
+/// powers off.
+const VERB_CMDS: [RebootCmd; 5] = [RebootCmd::PowerOff, RebootCmd::Restart, RebootCmd::Halt, RebootCmd::Kexec, RebootCmd::PowerOff];
+
+/// The name of verb `i`.
+fn verb_name(i: usize) -> &'static [u8] {
+    VERBS.split(|&b| b == b' ').nth(i).unwrap_or(b"")
+}
 
 /// How the other processes are stopped: each signal (its number as text too, as a message
 /// takes one number argument) and how long to wait for them to exit.
@@ -81,11 +82,8 @@ pub fn run(args: StartArgs) -> ! {
     // The verb is the first argument that names one: options (`--timeout=…`,
     // `--log-level …`) and their values are ignored, as the protocol allows.
     // No verb at all: power off.
-    let verb = (1..args.len())
-        .filter_map(|i| args.arg(i))
-        .find_map(|a| VERBS.iter().find(|v| v.0 == a.to_bytes()))
-        .unwrap_or(&VERBS[0]);
-    PANIC_VERB.store(VERBS.iter().position(|v| core::ptr::eq(v, verb)).unwrap_or(0) as u8, Relaxed);
+    let verb = (1..args.len()).filter_map(|i| args.arg(i)).find_map(|a| crate::parse::bytes::word_index(VERBS, a.to_bytes())).unwrap_or(0);
+    PANIC_VERB.store(verb as u8, Relaxed);
     // Under systemd, /oldroot is the old root, mounted; anywhere else it is missing or a
     // plain directory, and we are still in the real root.
     let pivot = !mount::is_mount_point(c"/oldroot").unwrap_or(false);
@@ -96,7 +94,7 @@ pub fn run(args: StartArgs) -> ! {
         return_to_initramfs();
     }
     out::open_kmsg();
-    info!("shutdown: %s%s", verb.0, if pivot { b", back in /run/initramfs" } else { b"" });
+    info!("shutdown: %s%s", verb_name(verb), if pivot { b", back in /run/initramfs" } else { b"" });
     let mut buf = [0u8; MOUNTINFO_MAX];
     let done = take_down(&mut System, &mut buf);
     // Loop devices whose filesystem went with the last passes.
@@ -120,22 +118,23 @@ static PANIC_VERB: AtomicU8 = AtomicU8::new(u8::MAX);
 /// Called by the panic handler: when the shutdown role is running, it syncs and reboots as
 /// asked (nothing is unmounted: the state of the take-down is unknown), else returns.
 pub fn after_panic() {
-    if let Some(verb) = VERBS.get(usize::from(PANIC_VERB.load(Relaxed))) {
+    let verb = usize::from(PANIC_VERB.load(Relaxed));
+    if verb < VERB_CMDS.len() {
         sync();
         finish(verb);
     }
 }
 
 /// reboot(2) for the verb; never returns.
-fn finish(verb: &(&[u8], RebootCmd)) -> ! {
-    let mut cmd = verb.1;
+fn finish(verb: usize) -> ! {
+    let mut cmd = VERB_CMDS.get(verb).copied().unwrap_or(RebootCmd::PowerOff);
     let mut buf = [0u8; 4];
     if cmd == RebootCmd::Kexec && fs::read_file(Fd::CWD, c"/sys/kernel/kexec_loaded", &mut buf).ok() != Some(b"1\n") {
         info!("shutdown: no kexec kernel loaded; rebooting");
         cmd = RebootCmd::Restart;
     }
     let e = process::reboot(cmd);
-    crate::report(b"shutdown: reboot", verb.0, e);
+    crate::report(b"shutdown: reboot", verb_name(verb), e);
     loop {
         process::sleep_ms(1 << 30);
     }
@@ -143,8 +142,6 @@ fn finish(verb: &(&[u8], RebootCmd)) -> ! {
 
 /// Stops the other processes as systemd does before it hands over: SIGTERM (and SIGCONT,
 /// for stopped ones), up to 1 s to exit, then SIGKILL and up to 0.5 s.
-// Out of `run`, where the compiler spends more on it (measured).
-#[inline(never)]
 fn stop_processes() {
     for &(sig, name, wait_ms) in STOP_SIGNALS.iter() {
         let n = signal_others(sig);
@@ -236,6 +233,8 @@ pub struct Outcome {
 }
 
 /// Unmounts everything but `/` and its /proc /sys /dev, as the module doc describes.
+// Out of line: smaller so on every architecture (measured: aarch64 -104 B, x86_64 -56 B).
+#[inline(never)]
 pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
     let mut plan = [Node::default(); MAX_MOUNTS];
     let mut done = Outcome { unmounted: 0, left: 0 };
@@ -330,7 +329,7 @@ fn read_table<'b>(buf: &'b mut [u8], read: &mut dyn FnMut(&mut [u8]) -> Result<u
             // The first line that starts in the second half: lines are a few hundred bytes,
             // so one that fills half the buffer is garbage, dropped whole too.
             let keep = buf[len / 2..len].iter().position(|&c| c == b'\n').map_or(len, |i| len / 2 + i + 1);
-            buf.copy_within(keep..len, 0);
+            crate::parse::bytes::move_down(&mut buf[..len], keep, 0);
             len -= keep;
             partial = true;
         }
@@ -828,10 +827,11 @@ mod tests {
 
     #[test]
     fn verbs_table_is_complete() {
-        let names: Vec<&[u8]> = VERBS.iter().map(|v| v.0).collect();
         for v in [&b"reboot"[..], b"poweroff", b"halt", b"kexec", b"exit"] {
-            assert!(names.contains(&v));
+            let i = crate::parse::bytes::word_index(VERBS, v).unwrap();
+            assert_eq!(verb_name(i), v);
         }
-        assert!(VERBS.iter().any(|v| v.0 == b"exit" && v.1 == RebootCmd::PowerOff));
+        assert_eq!(VERBS.split(|&b| b == b' ').count(), VERB_CMDS.len());
+        assert!(VERB_CMDS[crate::parse::bytes::word_index(VERBS, b"exit").unwrap()] == RebootCmd::PowerOff);
     }
 }

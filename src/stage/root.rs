@@ -22,6 +22,8 @@ pub const DEFAULT_INITS: [&CStr; 4] = [c"/sbin/init", c"/etc/init", c"/bin/init"
 const FALLBACK_TYPES: &[u8] = b"ext4,btrfs,xfs,vfat,iso9660,squashfs,erofs";
 
 /// Runs the root= boot; returns only after reporting why it failed.
+// Out of line: inlined into `stage::boot`, it costs aarch64 224 bytes (measured).
+#[inline(never)]
 pub fn run(boot: &mut Boot) -> Reported {
     let Some(root) = boot.cfg.root else {
         error!("no root= on the command line");

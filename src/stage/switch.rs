@@ -12,7 +12,8 @@ pub const RAMFS_MAGIC: u64 = 0x8584_58f6;
 pub const TMPFS_MAGIC: u64 = 0x0102_1994;
 
 /// The API filesystems that move into the new root (they stay mounted across the switch).
-pub const MOVED_MOUNTS: [&CStr; 4] = [c"/dev", c"/proc", c"/sys", c"/run"];
+/// (Packed: `&CStr` tables cost 16 bytes of pointer and length an entry.)
+pub const MOVED_MOUNTS: &[u8] = b"/dev\0/proc\0/sys\0/run\0";
 
 /// Is the current root the kernel's rootfs (ramfs or tmpfs)? Deleting anything else would
 /// destroy a real filesystem.
@@ -34,7 +35,7 @@ pub fn past_point_of_no_return() -> bool {
 /// (the new root may be read-only and lack /run). This is the point of no return.
 pub fn move_api_mounts(new_root: &[u8]) {
     PAST_NO_RETURN.store(true, Relaxed);
-    for &src in &MOVED_MOUNTS {
+    for src in crate::sys::cstr::packed(MOVED_MOUNTS) {
         let Ok(target) = PathBuf::<256>::from_parts(&[new_root, src.to_bytes()]) else { continue };
         if let Err(e) = mount::mount(src, target.as_cstr(), None, MS_MOVE, None) {
             warning!("move %s to %s: %e; detaching it", src.to_bytes(), target.as_bytes(); e);

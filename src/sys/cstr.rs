@@ -3,15 +3,20 @@ use core::ffi::CStr;
 
 /// A path of at most `N - 1` bytes, always NUL-terminated. `push*` report overflow as
 /// `ENAMETOOLONG` rather than truncating, so an overlong name never opens the wrong file.
+pub type PathBuf<const N: usize> = PathStore<[u8; N]>;
+
+/// A path in a buffer `B`: `[u8; N]` to own one, `[u8]` (what a `PathBuf<N>` derefs to) to
+/// work on one. The methods are on the `[u8]` form, so the binary carries one body of
+/// each, not one per capacity.
 #[derive(Clone)]
-pub struct PathBuf<const N: usize> {
-    buf: [u8; N],
+pub struct PathStore<B: ?Sized> {
     len: usize,
+    buf: B,
 }
 
-impl<const N: usize> PathBuf<N> {
+impl<const N: usize> PathStore<[u8; N]> {
     pub const fn new() -> Self {
-        PathBuf { buf: [0; N], len: 0 }
+        PathStore { len: 0, buf: [0; N] }
     }
 
     /// A path made of `parts` concatenated.
@@ -20,10 +25,24 @@ impl<const N: usize> PathBuf<N> {
         p.len = append_all(&mut p.buf, parts)?;
         Ok(p)
     }
+}
 
+impl<const N: usize> core::ops::Deref for PathStore<[u8; N]> {
+    type Target = PathStore<[u8]>;
+    fn deref(&self) -> &PathStore<[u8]> {
+        self
+    }
+}
+
+impl<const N: usize> core::ops::DerefMut for PathStore<[u8; N]> {
+    fn deref_mut(&mut self) -> &mut PathStore<[u8]> {
+        self
+    }
+}
+
+impl PathStore<[u8]> {
     /// Appends raw bytes (no separator). A NUL inside `bytes` ends the path there.
     pub fn push(&mut self, bytes: &[u8]) -> Result<&mut Self, super::Errno> {
-        // One non-generic body for every capacity: the binary carries it once.
         self.len = append(&mut self.buf, self.len, bytes)?;
         Ok(self)
     }
@@ -72,6 +91,29 @@ fn as_cstr(buf: &[u8], len: usize) -> &CStr {
     until_nul(buf.get(..=len).unwrap_or(&[]))
 }
 
+/// A `'static` C string passed as one pointer (a `&CStr` is two words): message templates,
+/// where the length register costs an instruction at each of a hundred call sites.
+#[derive(Clone, Copy)]
+pub struct ThinCStr(*const core::ffi::c_char);
+
+impl ThinCStr {
+    pub const fn new(s: &'static CStr) -> ThinCStr {
+        ThinCStr(s.as_ptr())
+    }
+
+    /// The bytes, without the NUL.
+    pub fn to_bytes(self) -> &'static [u8] {
+        // SAFETY: made only from a `&'static CStr` (`new`): NUL-terminated, never freed.
+        unsafe { CStr::from_ptr(self.0) }.to_bytes()
+    }
+}
+
+/// The C strings packed in `list`, each ended by its NUL (`b"a\0b\0"`): a table of `&CStr`
+/// would spend 16 bytes of pointer and length on each.
+pub fn packed(list: &[u8]) -> impl Iterator<Item = &CStr> {
+    list.split_inclusive(|&b| b == 0).map(until_nul)
+}
+
 /// `bytes` up to its first NUL as a C string; the empty string if it holds none. A plain
 /// loop: core's `from_bytes_until_nul` brings a word-at-a-time memchr.
 #[inline(never)]
@@ -106,4 +148,15 @@ pub fn format_u64(mut value: u64, buf: &mut [u8; 20]) -> &[u8] {
         }
     }
     &buf[i..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_lists_give_each_string() {
+        let got: Vec<&[u8]> = packed(b"memory\0bin\0l\0").map(|c| c.to_bytes()).collect();
+        assert_eq!(got, [&b"memory"[..], b"bin", b"l"]);
+    }
 }

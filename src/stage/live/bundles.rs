@@ -99,7 +99,7 @@ impl Bundles {
     fn remove(&mut self, i: usize) {
         let Candidate { start, len, .. } = self.items[i];
         let (start, end) = (start as usize, start as usize + len as usize);
-        self.arena.copy_within(end..self.used, start);
+        crate::parse::bytes::move_down(&mut self.arena[..self.used], end, start);
         self.used -= len as usize;
         for c in &mut self.items[..self.count] {
             if c.start as usize >= end {
@@ -118,6 +118,8 @@ impl Bundles {
     /// Names, in sorted order, the files a full arena dropped: after [`Bundles::sort`], they
     /// are the wanted files that sort after the last one kept. One pass over the
     /// directories a name, so past MAX_NAMED_DROPS they are counted.
+    // Out of line: smaller so (measured: aarch64 -72 B, x86_64 -56 B).
+    #[inline(never)]
     pub(super) fn name_dropped(&self, data: Fd, load: Option<&[u8]>, noload: Option<&[u8]>) {
         let Some(kept) = self.items[..self.count].last().filter(|_| self.dropped > 0) else { return };
         let (mut last, mut next) = (Path::new(), Path::new());

@@ -50,7 +50,8 @@ pub(super) fn setup_changes(boot: &mut Boot, data: &[u8]) -> bool {
 // Out of line: the init is smaller so (measured).
 #[inline(never)]
 pub(super) fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> Result<bool, &'static [u8]> {
-    let located = if spec.starts_with(b"/") || spec.contains(&b'=') {
+    // `any`, not `contains`: that brings core's word-at-a-time memchr (180 bytes).
+    let located = if spec.starts_with(b"/") || spec.iter().any(|&b| b == b'=') {
         located_path(spec).ok_or(&b"not a device or path"[..])?
     } else {
         // A bare name is relative to the data dir (Slax's `changes=NAME`).

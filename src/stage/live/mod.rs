@@ -58,6 +58,8 @@ pub fn run(boot: &mut Boot) -> Reported {
 /// Undoes a failed attempt, last step first, so that a retry starts from a clean initramfs:
 /// the union, the changes, the bundles (their loop devices detach with their mounts:
 /// AUTOCLEAR), the RAM copy, the data device, then the /live tmpfs that held them all.
+// Out of line: smaller so (measured: aarch64 -40 B, x86_64 -32 B).
+#[inline(never)]
 fn undo() {
     if fs::chdir(c"/live/memory").is_ok() {
         union::undo();
@@ -138,9 +140,10 @@ fn enter(dir: &CStr) -> Result<(), Reported> {
     fs::chdir(dir).map_err(|e| report(b"chdir", dir.to_bytes(), e))
 }
 
-/// Makes directories, reporting the first that cannot be made.
-fn mkdirs(dirs: &[&CStr]) -> Result<(), Reported> {
-    for d in dirs {
+/// Makes the directories packed in `dirs` (`b"a\0b\0"`), reporting the first that cannot
+/// be made.
+fn mkdirs(dirs: &[u8]) -> Result<(), Reported> {
+    for d in crate::sys::cstr::packed(dirs) {
         fs::mkdir(d, 0o755).map_err(|e| report(b"mkdir", d.to_bytes(), e))?;
     }
     Ok(())
@@ -152,7 +155,7 @@ fn setup_live_root() -> Result<(), Reported> {
     let _ = fs::mkdir(c"/live", 0o755);
     mount::mount(c"tmpfs", c"/live", Some(c"tmpfs"), 0, Some(c"mode=0755")).map_err(|e| report(b"mount tmpfs on", b"/live", e))?;
     enter(c"/live")?;
-    mkdirs(&[c"memory", c"bin", c"dev", c"proc", c"sys", c"run", c"oldroot"])?;
+    mkdirs(b"memory\0bin\0dev\0proc\0sys\0run\0oldroot\0")?;
     copy_file(Fd::CWD, c"/init", Fd::CWD, c"init").map_err(|e| report(b"copy /init to", b"/live/init", e))?;
     // The name systemd execs at shutdown, and a rescue shell then when the image has one.
     let _ = fs::symlinkat(c"init", Fd::CWD, c"shutdown");
@@ -163,7 +166,7 @@ fn setup_live_root() -> Result<(), Reported> {
         let _ = fs::symlinkat(c"busybox", Fd::CWD, c"bin/sh");
     }
     enter(c"/live/memory")?;
-    mkdirs(&[c"data", c"iso", c"toram", c"bundles", c"changes", c"union", c"l"])
+    mkdirs(b"data\0iso\0toram\0bundles\0changes\0union\0l\0")
 }
 
 /// Makes `path` the concatenation of `parts`, in place (no 512-byte value to move).

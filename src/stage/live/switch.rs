@@ -12,7 +12,7 @@ pub(super) fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Repo
     let old_root = switch::open_old_root()?;
     out::stage(b"live: switching root");
     root::report_peak_memory();
-    for &d in &[c"union/dev", c"union/proc", c"union/sys", c"union/run"] {
+    for d in crate::sys::cstr::packed(b"union/dev\0union/proc\0union/sys\0union/run\0") {
         let _ = fs::mkdir(d, 0o755);
     }
     crate::sys::mount::make_private();

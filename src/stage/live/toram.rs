@@ -54,7 +54,7 @@ pub(super) fn copy_to_ram(data: Fd, bundles: &Bundles) -> bool {
         undo();
         return false;
     }
-    let _ = mkdirs(&[c"toram/modules", c"toram/optional", c"toram/rootcopy"]);
+    let _ = mkdirs(b"toram/modules\0toram/optional\0toram/rootcopy\0");
     for c in chosen {
         if bundles.rel_path(c, &mut file).is_ok() {
             if let Err(e) = copy_file(data, file.as_cstr(), toram.fd(), file.as_cstr()) {

@@ -13,8 +13,6 @@ use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 mod arch;
 
 mod abi;
-#[cfg(feature = "initrd")]
-pub mod blockdev;
 pub mod cstr;
 pub mod errno;
 pub mod fd;

@@ -27,7 +27,7 @@ use std::time::Instant;
 
 /// Debian's kernel source package, and the suite it comes from: trixie's 6.12, the current
 /// stable, whose RAM disk driver frees a discarded disk (what the legacy initrd boot of
-/// branch `initrd` needs to give its memory back; bookworm's 6.1 cannot).
+/// branch `initrd-next` needs to give its memory back; bookworm's 6.1 cannot).
 pub const SOURCE_PACKAGE: &str = "linux-source-6.12";
 pub const SOURCE_SUITE: &str = "trixie";
 

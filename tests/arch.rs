@@ -18,11 +18,10 @@
 //! /var/cache/rdinit; each image is built once per run and shared. Logs are in
 //! target/boot-images/logs/arch_<board>_*.log.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 use xtask::arch::{board, init, Arch, Board};
-use xtask::{ext4_image, images_dir, squashfs, tool, BootLog, Pack, Qemu, RootTree};
+use xtask::{ext4_image, images_dir, squashfs, BootLog, Pack, Qemu, RootTree};
 
 const PERSIST_INIT: &str = include_str!("guest/shutdown-persist");
 const FILE_FROM_BUNDLE: &str = "shipped in the bundle\n";
@@ -120,24 +119,6 @@ fn report(b: &Board, log: &BootLog) {
     eprintln!("{}: /init -> exec {t}, {:.1} s wall ({})", log.name, log.wall.as_secs_f64(), b.packages.join(", "));
 }
 
-/// `e2fsck -fn` finds nothing and the journal needs no replay.
-fn assert_clean_ext4(log: &BootLog, image: &Path) {
-    let out = Command::new(tool("e2fsck").unwrap()).arg("-fn").arg(image).output().expect("running e2fsck");
-    let dump = Command::new(tool("dumpe2fs").unwrap()).arg("-h").arg(image).output().expect("running dumpe2fs");
-    let features = String::from_utf8_lossy(&dump.stdout)
-        .lines()
-        .find(|l| l.starts_with("Filesystem features:"))
-        .unwrap_or("")
-        .to_owned();
-    if !out.status.success() || features.contains("needs_recovery") {
-        log.fail(&format!(
-            "the data disk is not clean after the shutdown: {features}\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-}
-
 /// What a good shutdown through rdinit shows.
 fn assert_powered_off(log: &BootLog) {
     log.assert_no_panic()
@@ -197,7 +178,7 @@ fn live_persist_and_shutdown(b: &Board) {
     ]);
     assert_powered_off(&log);
     report(b, &log);
-    assert_clean_ext4(&log, &disk);
+    log.assert_ext4_clean(&disk);
 
     let log = boot(2, "check");
     log.assert_contains("GUEST persisted=written before shutdown")
@@ -206,7 +187,7 @@ fn live_persist_and_shutdown(b: &Board) {
     assert_powered_off(&log);
     log.assert_contains("rdinit: shutdown: unmounted /memory/data (/dev/vda)");
     report(b, &log);
-    assert_clean_ext4(&log, &disk);
+    log.assert_ext4_clean(&disk);
 }
 
 // ---------------------------------------------------------------------------------------

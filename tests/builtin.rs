@@ -13,12 +13,11 @@
 //! (5 to 11 minutes an architecture cold on 2 cores); each new list relinks it (15–50 s).
 //! Logs are in target/boot-images/logs/builtin_<arch>_*.log.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Duration;
 use xtask::arch::{board, init, Arch};
 use xtask::kbuild::{kernel_build, KernelImage};
-use xtask::{ext4_image, images_dir, squashfs, tool, BootLog, Pack, Qemu, RootTree, PROBE_INIT};
+use xtask::{ext4_image, images_dir, squashfs, BootLog, Pack, Qemu, RootTree, PROBE_INIT};
 
 const PERSIST_INIT: &str = include_str!("guest/shutdown-persist");
 const FILE_FROM_BUNDLE: &str = "shipped in the bundle\n";
@@ -158,24 +157,6 @@ fn live_disk(arch: Arch) -> PathBuf {
     ext4_image(&data, 32, DATA_LABEL, "b1c40002-0000-4000-8000-00000000000a")
 }
 
-/// `e2fsck -fn` finds nothing and the journal needs no replay.
-fn assert_clean_ext4(log: &BootLog, image: &Path) {
-    let out = Command::new(tool("e2fsck").unwrap()).arg("-fn").arg(image).output().expect("running e2fsck");
-    let dump = Command::new(tool("dumpe2fs").unwrap()).arg("-h").arg(image).output().expect("running dumpe2fs");
-    let features = String::from_utf8_lossy(&dump.stdout)
-        .lines()
-        .find(|l| l.starts_with("Filesystem features:"))
-        .unwrap_or("")
-        .to_owned();
-    if !out.status.success() || features.contains("needs_recovery") {
-        log.fail(&format!(
-            "the data disk is not clean after the shutdown: {features}\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-}
-
 fn assert_powered_off(log: &BootLog) {
     log.assert_in_order(&["rdinit: shutdown: poweroff", "rdinit: shutdown: unmounted ", "reboot: Power down"])
         .assert_contains(", none left in ")
@@ -202,14 +183,14 @@ fn live_persist(arch: Arch) {
         "rdinit: shutdown: poweroff, back in /run/initramfs",
     ]);
     assert_powered_off(&log);
-    assert_clean_ext4(&log, &disk);
+    log.assert_ext4_clean(&disk);
 
     let log = boot(2, "check");
     assert_builtin(&log, &k);
     log.assert_contains("GUEST persisted=written before shutdown").assert_contains("GUEST from-bundle=deleted");
     assert_powered_off(&log);
     log.assert_contains("rdinit: shutdown: unmounted /memory/data (/dev/vda)");
-    assert_clean_ext4(&log, &disk);
+    log.assert_ext4_clean(&disk);
 }
 
 #[test]

@@ -841,6 +841,26 @@ impl BootLog {
         self.assert_not_contains("Kernel panic").assert_not_contains("Attempted to kill init")
     }
 
+    /// Asserts that the ext4 `image` this boot wrote is clean: `e2fsck -fn` finds nothing and
+    /// the journal needs no replay (no `needs_recovery`).
+    pub fn assert_ext4_clean(&self, image: &Path) -> &Self {
+        let out = Command::new(tool("e2fsck").unwrap()).arg("-fn").arg(image).output().expect("running e2fsck");
+        let dump = Command::new(tool("dumpe2fs").unwrap()).arg("-h").arg(image).output().expect("running dumpe2fs");
+        let features = String::from_utf8_lossy(&dump.stdout)
+            .lines()
+            .find(|l| l.starts_with("Filesystem features:"))
+            .unwrap_or("")
+            .to_owned();
+        if !out.status.success() || features.contains("needs_recovery") {
+            self.fail(&format!(
+                "the data disk is not clean after the shutdown: {features}\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        self
+    }
+
     /// Writes the log to `target/boot-images/logs/<name>.log`.
     fn save(&self) {
         let dir = images_dir().join("logs");

@@ -218,6 +218,45 @@ fn rootwait_for_hot_added_disk() {
     assert_switched(&log, "/dev/vda", "ext4", "ro");
 }
 
+/// A driver that makes a thousand devices at once overflows the uevent socket's receive
+/// buffer (2 MiB); the kernel drops the later events, here those of the root disk, and
+/// rdinit must read back from sysfs what they said. While rdinit waits for the root, a
+/// virtio-scsi controller is hot-added (with the machine stopped, so it arrives whole) with
+/// [`FLOOD_LUNS`] empty CD-ROM drives, which send three events each but make no block
+/// device (the image has no sr_mod), and the root disk last. virtio_scsi's load scans them
+/// all before it returns (the kernel waits for a module's async work), so the overflow
+/// happens before rdinit can read anything, and the root disk's `scsi:t-0x00` event, the one
+/// that loads sd_mod, is among the dropped.
+#[test]
+fn root_disk_whose_uevents_were_lost_is_found_by_a_sysfs_rescan() {
+    const FLOOD_LUNS: u32 = 1000;
+    const LUNS_PER_TARGET: u32 = 250;
+    let initrd = xtask::Pack::new("scsi-flood").module("virtio_pci").module("virtio_scsi").module("sd_mod").module("ext4").build();
+    let root = fixtures::root_ext4();
+    let trigger = format!("rdinit: waiting for {ROOT_LABEL}");
+    // loglevel=4: the kernel's line for each of the thousand drives would only slow the boot.
+    let mut qemu = Qemu::new("uevent_overflow", initrd)
+        .append(&format!("root=LABEL={ROOT_LABEL} rootwait=60 loglevel=4"))
+        .timeout(Duration::from_secs(300))
+        .qemu_arg("-drive")
+        .qemu_arg(format!("if=none,id=rootdisk,format=raw,readonly=on,file={}", root.display()));
+    let mut commands = vec!["stop".to_owned(), "device_add virtio-scsi-pci,id=flood".to_owned()];
+    for i in 0..FLOOD_LUNS {
+        commands.push(format!("device_add scsi-cd,bus=flood.0,scsi-id={},lun={}", i / LUNS_PER_TARGET, i % LUNS_PER_TARGET));
+    }
+    // Alone on the last target, so it is scanned after every drive.
+    commands.push(format!("device_add scsi-hd,bus=flood.0,drive=rootdisk,scsi-id={},lun=0", FLOOD_LUNS / LUNS_PER_TARGET));
+    commands.push("cont".to_owned());
+    for c in &commands {
+        qemu = qemu.monitor_after(&trigger, Duration::from_secs(1), c);
+    }
+    let log = qemu.run();
+    log.assert_contains("rdinit: uevents were lost (receive buffer full); rescanning /sys")
+        .assert_not_contains("not found after")
+        .assert_in_order(&[&format!("root LABEL={ROOT_LABEL} is sda (ext4)"), "rdinit: exec /sbin/init"]);
+    assert_switched(&log, "/dev/sda", "ext4", "ro");
+}
+
 /// An image without /dev/console: the kernel starts /init with fds 0, 1 and 2 closed. rdinit
 /// points them at the console before it writes anything, so its own lines (a warning under
 /// `quiet` is written by rdinit, not echoed by the kernel) reach the console, the real init

@@ -7,7 +7,7 @@ use crate::parse::superblock::{self, Superblock};
 use crate::parse::text::Text;
 use crate::parse::uevent;
 use crate::sys::fs::{self, Dir, Fd, O_RDONLY};
-use crate::sys::{net, process, OwnedFd, PathBuf};
+use crate::sys::{net, process, Errno, OwnedFd, PathBuf};
 use crate::kmod::Modules;
 use heapless::Vec;
 
@@ -70,6 +70,18 @@ impl Devices {
     /// /sys/bus/*/devices/ matched against the image's modules.alias. Devices those drivers
     /// create arrive as uevents and are handled by `wait_events`.
     pub fn coldplug(&mut self) {
+        self.load_present_drivers();
+        self.drain_events();
+    }
+
+    /// What the uevents of a lost burst would have said, read back from sysfs: the drivers
+    /// of every device present, then every block device.
+    fn rescan(&mut self) {
+        self.load_present_drivers();
+        self.scan();
+    }
+
+    fn load_present_drivers(&mut self) {
         let Ok(mut buses) = Dir::open(c"/sys/bus") else { return };
         while let Ok(Some(bus)) = buses.next_entry() {
             let Ok(dir) = PathBuf::<256>::from_parts(&[b"/sys/bus/", bus.name(), b"/devices"]) else { continue };
@@ -81,7 +93,6 @@ impl Devices {
                 }
             }
         }
-        self.drain_events();
     }
 
     /// Handles every queued uevent without waiting.
@@ -126,7 +137,20 @@ impl Devices {
             return;
         }
         let mut buf = [0u8; 4096];
-        while let Ok(n) = net::recv(fd, &mut buf) {
+        loop {
+            let n = match net::recv(fd, &mut buf) {
+                Ok(n) => n,
+                // The receive buffer overflowed and the kernel dropped events (a driver
+                // that made thousands of devices at once): sysfs still has what they said.
+                // Reading goes on after the rescan, as the queue still holds later events.
+                Err(Errno::NOBUFS) => {
+                    warning!("uevents were lost (receive buffer full); rescanning /sys");
+                    self.rescan();
+                    continue;
+                }
+                // AGAIN: the queue is empty.
+                Err(_) => break,
+            };
             let Some(ev) = uevent::parse(&buf[..n]) else { continue };
             // A `change` of a block device is new media in it.
             let new_media = match ev.action {

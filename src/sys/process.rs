@@ -115,15 +115,14 @@ pub fn kernel_release(buf: &mut [u8; 65]) -> &[u8] {
     &buf[..len]
 }
 
-/// The RAM figures of `sysinfo(2)`, in bytes.
+/// The free RAM figures of `sysinfo(2)`, in bytes.
 pub struct Ram {
     pub free: u64,
     /// Block devices' page cache: free for the taking, but not counted in `free`.
     pub buffers: u64,
-    pub total: u64,
 }
 
-/// How much RAM there is and how much is free, from `sysinfo(2)`.
+/// How much RAM is free, from `sysinfo(2)`.
 pub fn ram() -> Result<Ram, Errno> {
     let mut info = core::mem::MaybeUninit::<linux_raw_sys::system::sysinfo>::zeroed();
     // SAFETY: the kernel fills the struct.
@@ -134,7 +133,7 @@ pub fn ram() -> Result<Ram, Errno> {
     // The counts are `unsigned long`: 32 bits on a 32-bit ABI, where only the product in
     // u64 is safe.
     #[allow(clippy::unnecessary_cast)]
-    Ok(Ram { free: info.freeram as u64 * unit, buffers: info.bufferram as u64 * unit, total: info.totalram as u64 * unit })
+    Ok(Ram { free: info.freeram as u64 * unit, buffers: info.bufferram as u64 * unit })
 }
 
 /// What `reboot(2)` should do.

@@ -297,6 +297,7 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
                         announce(&e, &path);
                         #[cfg(feature = "fault-hooks")]
                         if PANIC_IN_TAKE_DOWN.load(Relaxed) {
+                            error!("shutdown: fault hook: panic after unmounting %s", path.as_bytes());
                             panic!("fault hook: shutdown");
                         }
                     }

@@ -84,6 +84,11 @@ pub fn run(args: StartArgs) -> ! {
     // No verb at all: power off.
     let verb = (1..args.len()).filter_map(|i| args.arg(i)).find_map(|a| crate::parse::bytes::word_index(VERBS, a.to_bytes())).unwrap_or(0);
     PANIC_VERB.store(verb as u8, Relaxed);
+    // Fault injection for tests/hooks.rs only (never in a shipped build): the test's guest
+    // creates this file before it hands over (looked for now: after our own pivot, /run is
+    // the initramfs' one).
+    #[cfg(feature = "fault-hooks")]
+    PANIC_IN_TAKE_DOWN.store(fs::stat(c"/run/rdinit-test-panic").is_ok(), Relaxed);
     // Under systemd, /oldroot is the old root, mounted; anywhere else it is missing or a
     // plain directory, and we are still in the real root.
     let pivot = !mount::is_mount_point(c"/oldroot").unwrap_or(false);
@@ -124,6 +129,11 @@ pub fn after_panic() {
         finish(verb);
     }
 }
+
+/// Fault injection for tests/hooks.rs only: the take-down panics after its first unmount,
+/// with the union and the data device still mounted.
+#[cfg(feature = "fault-hooks")]
+static PANIC_IN_TAKE_DOWN: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// reboot(2) for the verb; never returns.
 fn finish(verb: usize) -> ! {
@@ -285,6 +295,11 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
                         changed = true;
                         done.unmounted += 1;
                         announce(&e, &path);
+                        #[cfg(feature = "fault-hooks")]
+                        if PANIC_IN_TAKE_DOWN.load(Relaxed) {
+                            error!("shutdown: fault hook: panic after unmounting %s", path.as_bytes());
+                            panic!("fault hook: shutdown");
+                        }
                     }
                     // Hung (see STALL_MS): detached now, as it would only hang again.
                     Err(err) if last || err == Errno::TIMEDOUT => {

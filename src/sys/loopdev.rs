@@ -30,15 +30,44 @@ pub fn attach(dev: Fd, backing: Fd, flags: u32) -> Result<(), Errno> {
     let mut config: l::loop_config = unsafe { core::mem::zeroed() };
     config.fd = backing.0 as u32;
     config.info.lo_flags = flags;
-    match ioctl(dev, l::LOOP_CONFIGURE, &config as *const _ as usize) {
-        Err(Errno::INVAL) | Err(Errno::NOTTY) => {}
-        other => return other.map(|_| ()),
+    #[cfg(feature = "fault-hooks")]
+    let configure = !fault_hook(backing, &mut config.info);
+    #[cfg(not(feature = "fault-hooks"))]
+    let configure = true;
+    if configure {
+        match ioctl(dev, l::LOOP_CONFIGURE, &config as *const _ as usize) {
+            Err(Errno::INVAL) | Err(Errno::NOTTY) => {}
+            other => return other.map(|_| ()),
+        }
     }
     ioctl(dev, l::LOOP_SET_FD, backing.0 as usize)?;
     ioctl(dev, l::LOOP_SET_STATUS64, &config.info as *const _ as usize).map(|_| ()).inspect_err(|_| {
         // The error reported is the configuration's; a failed detach leaves nothing to do.
         let _ = detach(dev);
     })
+}
+
+/// The backing file name that [`fault_hook`] fails.
+#[cfg(feature = "fault-hooks")]
+const FAULT_HOOK_MARKER: &[u8] = b"rdinit-test-loop-fail";
+
+/// Fault injection for tests/hooks.rs only (feature `fault-hooks`, never in a shipped
+/// build): when the backing file's name contains FAULT_HOOK_MARKER, asks for the
+/// pre-5.8 path (returns true) with an offset past LLONG_MAX, which the kernel's
+/// LOOP_SET_STATUS64 refuses (EOVERFLOW) after LOOP_SET_FD has attached the file: the
+/// detach above then runs on the real loop driver.
+#[cfg(feature = "fault-hooks")]
+fn fault_hook(backing: Fd, info: &mut l::loop_info64) -> bool {
+    let mut digits = [0u8; 20];
+    let mut name = [0u8; 256];
+    let fd_path = PathBuf::<40>::from_parts(&[b"/proc/self/fd/", super::cstr::format_u64(backing.0 as u64, &mut digits)]);
+    let fail = fd_path
+        .and_then(|p| super::fs::readlinkat(Fd::CWD, p.as_cstr(), &mut name))
+        .is_ok_and(|n| n.windows(FAULT_HOOK_MARKER.len()).any(|w| w == FAULT_HOOK_MARKER));
+    if fail {
+        info.lo_offset = u64::MAX;
+    }
+    fail
 }
 
 /// `LOOP_CLR_FD`: detaches (deferred by the kernel while the device is still mounted).

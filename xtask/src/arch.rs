@@ -33,6 +33,9 @@ pub enum Features {
     Full,
     /// `--no-default-features`: the root= boot only.
     RootOnly,
+    /// The default features and `fault-hooks`: the injection points of tests/hooks.rs.
+    /// Never shipped, never in a size report.
+    FaultHooks,
 }
 
 impl Arch {
@@ -192,8 +195,14 @@ pub fn init_build_command(arch: Arch, features: Features, target_dir: &std::path
             .args(["-Z", "build-std-features=compiler-builtins-mem"]);
     }
     cmd.args(["--quiet", "--release", "-p", "rdinit", "--bin", "rdinit"]);
-    if features == Features::RootOnly {
-        cmd.arg("--no-default-features");
+    match features {
+        Features::Full => {}
+        Features::RootOnly => {
+            cmd.arg("--no-default-features");
+        }
+        Features::FaultHooks => {
+            cmd.args(["--features", "fault-hooks"]);
+        }
     }
     cmd.args(["--", "-C", "relocation-model=static"]);
     // Settings of an enclosing `cargo test` that must not leak into this build.
@@ -225,6 +234,7 @@ pub fn build_init(arch: Arch, features: Features) -> Result<PathBuf> {
     let suffix = match features {
         Features::Full => "full",
         Features::RootOnly => "root-only",
+        Features::FaultHooks => "fault-hooks",
     };
     let target_dir = workspace().join("target").join("arch").join(format!("{}-{suffix}", arch.name()));
     let mut cmd = init_build_command(arch, features, &target_dir);
@@ -243,6 +253,12 @@ pub fn build_init(arch: Arch, features: Features) -> Result<PathBuf> {
 /// The init for `arch` with every feature, for the boot tests. Panics when it cannot be built.
 pub fn init(arch: Arch) -> PathBuf {
     build_init(arch, Features::Full).unwrap_or_else(|e| panic!("harness: building rdinit for {}: {e:#}", arch.name()))
+}
+
+/// The x86_64 init with the fault-injection hooks (`--features fault-hooks`), for
+/// tests/hooks.rs only; built once per process. Panics when it cannot be built.
+pub fn fault_hooks_init() -> PathBuf {
+    build_init(Arch::X86_64, Features::FaultHooks).unwrap_or_else(|e| panic!("harness: building rdinit with fault-hooks: {e:#}"))
 }
 
 /// A machine to boot: an architecture and a kernel for it.

@@ -271,6 +271,12 @@ pub fn copy_bytes(to: Fd, from: Fd, size: u64) -> Result<u64, Errno> {
     Ok(done)
 }
 
+/// `memfd_create(2)`: an anonymous file in RAM, close-on-exec.
+pub fn memfd_create(name: &CStr) -> Result<OwnedFd, Errno> {
+    // SAFETY: `name` is NUL-terminated.
+    ret(unsafe { syscall2(nr::__NR_memfd_create as usize, name.as_ptr() as usize, g::MFD_CLOEXEC as usize) }).map(OwnedFd::from_raw)
+}
+
 /// `sync(2)`: cannot fail.
 pub fn sync() {
     // SAFETY: no arguments.

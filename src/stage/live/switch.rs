@@ -11,7 +11,7 @@ use core::ffi::CStr;
 pub(super) fn switch_live(boot: &mut Boot, init: &CStr) -> Result<Reported, Reported> {
     let old_root = switch::open_old_root()?;
     out::stage(b"live: switching root");
-    root::report_peak_memory();
+    root::report_syscalls();
     for d in crate::sys::cstr::packed(b"union/dev\0union/proc\0union/sys\0union/run\0") {
         let _ = fs::mkdir(d, 0o755);
     }

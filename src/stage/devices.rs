@@ -70,10 +70,10 @@ impl Devices {
     /// /sys/bus/*/devices/ matched against the image's modules.alias. Devices those drivers
     /// create arrive as uevents and are handled by `wait_events`.
     pub fn coldplug(&mut self) {
-        let Ok(mut buses) = Dir::open(c"/sys/bus") else { return };
+        let mut buses = Dir::open(c"/sys/bus");
         while let Ok(Some(bus)) = buses.next_entry() {
             let Ok(dir) = PathBuf::<256>::from_parts(&[b"/sys/bus/", bus.name(), b"/devices"]) else { continue };
-            let Ok(mut devs) = Dir::open(dir.as_cstr()) else { continue };
+            let mut devs = Dir::open(dir.as_cstr());
             while let Ok(Some(dev)) = devs.next_entry() {
                 let mut buf = [0u8; 256];
                 if let Some(alias) = read_sysfs(&[dir.as_bytes(), b"/", dev.name(), b"/modalias"], &mut buf) {
@@ -91,7 +91,7 @@ impl Devices {
 
     /// Adds every block device in /sys/class/block not yet known.
     pub fn scan(&mut self) {
-        let Ok(mut dir) = Dir::open(c"/sys/class/block") else { return };
+        let mut dir = Dir::open(c"/sys/class/block");
         while let Ok(Some(entry)) = dir.next_entry() {
             let mut buf = [0u8; 24];
             let Some(text) = read_sysfs(&[b"/sys/class/block/", entry.name(), b"/dev"], &mut buf) else { continue };

@@ -63,7 +63,7 @@ pub fn enter_root(new_root: &CStr) -> Result<(), Reported> {
 /// Deletes the old initramfs content below `dir`, staying on `dev` and never following
 /// symlinks. Errors are reported once per directory and skipped: what is left only costs RAM.
 pub fn delete_tree(dir: Fd, dev: u64, depth: u32) {
-    let Ok(mut entries) = Dir::open_at(dir, c".") else { return };
+    let mut entries = Dir::open_at(dir, c".");
     while let Ok(Some(entry)) = entries.next_entry() {
         let name = entry.cname();
         let mut is_dir = entry.kind == FileType::Dir;

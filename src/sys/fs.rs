@@ -340,25 +340,30 @@ impl DirEntry<'_> {
 }
 
 /// Reads a directory with `getdents64(2)`, skipping `.` and `..`.
+///
+/// Opening gives a `Dir` even when it fails: the first `next_entry` then returns the
+/// error. Most callers treat both the same (nothing to read), and a `Dir` returned as such
+/// is built in its caller's place, where a `Result<Dir, _>` would be copied out (2 KiB).
 pub struct Dir {
-    fd: OwnedFd,
+    /// The open directory, or why it could not be opened.
+    fd: Result<OwnedFd, Errno>,
     buf: [u8; 2048],
     pos: usize,
     len: usize,
 }
 
 impl Dir {
-    pub fn open_at(dir: Fd, path: &CStr) -> Result<Dir, Errno> {
-        let fd = openat(dir, path, O_RDONLY | O_DIRECTORY, 0)?;
-        Ok(Dir { fd, buf: [0; 2048], pos: 0, len: 0 })
+    pub fn open_at(dir: Fd, path: &CStr) -> Dir {
+        Dir { fd: openat(dir, path, O_RDONLY | O_DIRECTORY, 0), buf: [0; 2048], pos: 0, len: 0 }
     }
 
-    pub fn open(path: &CStr) -> Result<Dir, Errno> {
+    pub fn open(path: &CStr) -> Dir {
         Self::open_at(Fd::CWD, path)
     }
 
-    pub fn fd(&self) -> Fd {
-        self.fd.fd()
+    /// Whether the directory could be opened, else why not.
+    pub fn opened(&self) -> Result<(), Errno> {
+        self.fd.as_ref().map(drop).map_err(|e| *e)
     }
 
     /// The next entry, `Ok(None)` at the end.
@@ -368,9 +373,8 @@ impl Dir {
         let (kind, name_at, end) = loop {
             if self.pos >= self.len {
                 // SAFETY: the kernel writes at most `buf.len()` bytes of dirents.
-                let r = unsafe {
-                    syscall3(nr::__NR_getdents64 as usize, self.fd.fd().raw(), self.buf.as_mut_ptr() as usize, self.buf.len())
-                };
+                let fd = self.fd.as_ref().map_err(|e| *e)?.fd();
+                let r = unsafe { syscall3(nr::__NR_getdents64 as usize, fd.raw(), self.buf.as_mut_ptr() as usize, self.buf.len()) };
                 self.len = ret(r)?;
                 self.pos = 0;
                 if self.len == 0 {
@@ -408,7 +412,7 @@ impl Dir {
 /// for the process and loop device scans of the shutdown and `bundle` roles.
 #[inline(never)]
 pub fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut dyn FnMut(&CStr, Fd)) {
-    let Ok(mut dir) = Dir::open(dir) else { return };
+    let mut dir = Dir::open(dir);
     while let Ok(Some(e)) = dir.next_entry() {
         let name = e.name();
         if !keep(name) {

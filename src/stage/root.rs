@@ -78,11 +78,11 @@ fn names_no_device(root: &[u8]) -> Reported {
 /// Mounts `dev` on NEW_ROOT with the first type that works.
 fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline::BootConfig, modules: &mut Modules) -> Result<(), Reported> {
     let mut flags = MS_SILENT | if cfg.read_only { MS_RDONLY } else { 0 };
+    let mut data_buf = PathBuf::<512>::new();
     let data = match cfg.rootflags {
-        Some(f) => Some(PathBuf::<512>::from_parts(&[f]).map_err(|e| crate::report(b"rootflags", f, e))?),
+        Some(f) => Some(data_buf.push(f).map_err(|e| crate::report(b"rootflags", f, e))?.as_cstr()),
         None => None,
     };
-    let data = data.as_ref().map(|d| d.as_cstr());
     // Already mounted from an earlier try (the rescue shell returned): start over.
     let _ = mount::umount(NEW_ROOT, mount::MNT_DETACH);
     let _ = fs::mkdir(NEW_ROOT, 0o755);

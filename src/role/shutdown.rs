@@ -462,7 +462,8 @@ impl Ops for System {
 
     fn move_aside(&mut self, path: &CStr, id: u32) -> Result<(), Errno> {
         let mut digits = [0u8; 20];
-        let target = Path::from_parts(&[b"/aside/", out::format_u64(id.into(), &mut digits)])?;
+        let mut target = PathBuf::<32>::new();
+        target.push(b"/aside/")?.push(out::format_u64(id.into(), &mut digits))?;
         if fs::mkdir(c"/aside", 0o700) == Err(Errno::ROFS) {
             // systemd-shutdown may have remounted the initramfs read-only before the
             // hand-back; it is a tmpfs, so writing to it again risks nothing.

@@ -413,12 +413,17 @@ impl Dir {
 #[inline(never)]
 pub fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut dyn FnMut(&CStr, Fd)) {
     let mut dir = Dir::open(dir);
+    // `into` (a short constant) and a file name (at most 255 bytes) fit.
+    let mut path = super::PathBuf::<512>::new();
     while let Ok(Some(e)) = dir.next_entry() {
         let name = e.name();
         if !keep(name) {
             continue;
         }
-        let Ok(path) = super::PathBuf::<4096>::from_parts(&[into, name]) else { continue };
+        path.truncate(0);
+        if path.push(into).and_then(|p| p.push(name)).is_err() {
+            continue;
+        }
         if let Ok(fd) = open(path.as_cstr(), O_RDONLY) {
             f(e.cname(), fd.fd());
         }

@@ -71,8 +71,12 @@ impl Devices {
     /// create arrive as uevents and are handled by `wait_events`.
     pub fn coldplug(&mut self) {
         let mut buses = Dir::open(c"/sys/bus");
+        let mut dir = PathBuf::<256>::new();
         while let Ok(Some(bus)) = buses.next_entry() {
-            let Ok(dir) = PathBuf::<256>::from_parts(&[b"/sys/bus/", bus.name(), b"/devices"]) else { continue };
+            dir.truncate(0);
+            if dir.push(b"/sys/bus/").and_then(|d| d.push(bus.name())).and_then(|d| d.push(b"/devices")).is_err() {
+                continue;
+            }
             let mut devs = Dir::open(dir.as_cstr());
             while let Ok(Some(dev)) = devs.next_entry() {
                 let mut buf = [0u8; 256];
@@ -317,7 +321,10 @@ pub fn spec_text<'a>(spec: &DeviceSpec<'a>) -> &'a [u8] {
 
 /// The sysfs file `parts` name, without its newline; `None` if it cannot be read.
 fn read_sysfs<'a>(parts: &[&[u8]], buf: &'a mut [u8]) -> Option<&'a [u8]> {
-    let path = PathBuf::<256>::from_parts(parts).ok()?;
+    let mut path = PathBuf::<256>::new();
+    for part in parts {
+        path.push(part).ok()?;
+    }
     let text = fs::read_file(Fd::CWD, path.as_cstr(), buf).ok()?;
     Some(text.strip_suffix(b"\n").unwrap_or(text))
 }
@@ -332,7 +339,9 @@ fn parse_dev(text: &[u8]) -> (u32, u32) {
 
 /// `/dev/NAME` (names are `Text<32>`: it always fits).
 fn dev_path(name: &[u8]) -> PathBuf<256> {
-    PathBuf::from_parts(&[b"/dev/", name]).unwrap_or_default()
+    let mut path = PathBuf::new();
+    let _ = path.push(b"/dev/").and_then(|p| p.push(name));
+    path
 }
 
 /// `/dev/NAME`, opened for reading.
@@ -350,7 +359,8 @@ fn partition_id(name: &[u8], part: &mut PartId) -> Option<()> {
     let mut buf = [0u8; 256];
     let number = crate::parse::cmdline::parse_u32(read_sysfs(&[b"/sys/class/block/", name, b"/partition"], &mut buf)?)?;
     // The sysfs link ends in …/block/vda/vda1: its second-to-last component is the disk.
-    let path = PathBuf::<256>::from_parts(&[b"/sys/class/block/", name]).ok()?;
+    let mut path = PathBuf::<256>::new();
+    path.push(b"/sys/class/block/").and_then(|p| p.push(name)).ok()?;
     let link = fs::readlinkat(Fd::CWD, path.as_cstr(), &mut buf).ok()?;
     let disk = link.rsplit(|&b| b == b'/').nth(1)?;
     part.disk.clear();

@@ -89,9 +89,13 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
     // A detected type that cannot be mounted (swap) leaves nothing to try.
     let types = cfg.rootfstype.or(detected.map(|t| t.mount_type().unwrap_or(b""))).unwrap_or(FALLBACK_TYPES);
     let mut last = Errno::NODEV;
+    let mut name = PathBuf::<256>::new();
     loop {
         for t in types.split(|&b| b == b',').filter(|t| !t.is_empty()) {
-            let Ok(name) = PathBuf::<256>::from_parts(&[t]) else { continue };
+            name.truncate(0);
+            if name.push(t).is_err() {
+                continue;
+            }
             modules.load_fs(t);
             match mount::mount(dev, NEW_ROOT, Some(name.as_cstr()), flags, data) {
                 Ok(()) => return Ok(()),

@@ -35,8 +35,12 @@ pub fn past_point_of_no_return() -> bool {
 /// (the new root may be read-only and lack /run). This is the point of no return.
 pub fn move_api_mounts(new_root: &[u8]) {
     PAST_NO_RETURN.store(true, Relaxed);
+    let mut target = PathBuf::<256>::new();
     for src in crate::sys::cstr::packed(MOVED_MOUNTS) {
-        let Ok(target) = PathBuf::<256>::from_parts(&[new_root, src.to_bytes()]) else { continue };
+        target.truncate(0);
+        if target.push(new_root).and_then(|t| t.push(src.to_bytes())).is_err() {
+            continue;
+        }
         if let Err(e) = mount::mount(src, target.as_cstr(), None, MS_MOVE, None) {
             warning!("move %s to %s: %e; detaching it", src.to_bytes(), target.as_bytes(); e);
             // Detaching cannot fail in a way we could act on: the mount is simply not moved.

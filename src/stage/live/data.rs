@@ -83,7 +83,7 @@ pub(super) fn find_data(boot: &mut Boot, dir_name: &[u8], data: &mut Path) -> Re
     }
     // What each device is: "NAME " or "NAME FSTYPE label=LABEL: " (the parts are short).
     let mut what = Path::new();
-    for (dev, verdict) in boot.devices.list.iter().zip(verdicts) {
+    for (dev, &verdict) in boot.devices.list.iter().zip(&verdicts) {
         let name = dev.name.as_bytes();
         if name.starts_with(b"loop") || name.starts_with(b"ram") {
             continue;

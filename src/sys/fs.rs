@@ -454,7 +454,8 @@ impl Mapping {
         let fd = openat(dir, path, O_RDONLY, 0)?;
         let len = fstat(fd.fd())?.st_size as usize;
         if len == 0 {
-            return Ok(Mapping { ptr: 0, len: 0 });
+            // Nothing to map: an empty slice's aligned, non-null address.
+            return Ok(Mapping { ptr: core::ptr::NonNull::<u8>::dangling().as_ptr() as usize, len: 0 });
         }
         // SAFETY: a fresh private read-only mapping aliases no Rust memory.
         let r = unsafe {
@@ -465,10 +466,8 @@ impl Mapping {
     }
 
     pub fn bytes(&self) -> &[u8] {
-        if self.len == 0 {
-            return &[];
-        }
-        // SAFETY: the mapping is `len` readable bytes, alive until drop.
+        // SAFETY: the mapping is `len` readable bytes, alive until drop (or, with `len` 0,
+        // the non-null address an empty slice needs).
         unsafe { core::slice::from_raw_parts(self.ptr as *const u8, self.len) }
     }
 }

@@ -69,6 +69,8 @@ impl Devices {
     /// Loads the drivers of every device already present: each `modalias` under
     /// /sys/bus/*/devices/ matched against the image's modules.alias. Devices those drivers
     /// create arrive as uevents and are handled by `wait_events`.
+    // Out of line: inlined into `stage::boot` it costs aarch64 128 bytes, x86_64 32 (measured).
+    #[inline(never)]
     pub fn coldplug(&mut self) {
         let mut buses = Dir::open(c"/sys/bus");
         let mut dir = PathBuf::<256>::new();

@@ -211,6 +211,8 @@ pub(super) fn undo() {
 
 /// Mounts each bundle at bundles/NAME with a numbered link l/N to it; returns how many are
 /// mounted (failures are skipped and named; past overlayfs's limit, refused and named).
+// Out of line: inlined into `assemble` it costs aarch64 72 bytes (measured; x86_64 0).
+#[inline(never)]
 pub(super) fn mount_bundles(source: Fd, bundles: &Bundles, modules: &mut Modules) -> usize {
     let mut mounted = 0;
     let (mut file, mut target) = (Path::new(), Path::new());

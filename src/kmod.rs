@@ -71,6 +71,8 @@ impl Default for Modules {
 }
 
 impl Index {
+    // Out of line: smaller so (measured: aarch64 -8 B, x86_64 -40 B).
+    #[inline(never)]
     fn open() -> Option<Index> {
         let mut release = [0u8; 65];
         process::kernel_release(&mut release);

@@ -111,7 +111,6 @@ pub fn until_nul(bytes: &[u8]) -> &CStr {
 }
 
 /// Copies `bytes` into `buf` at `len` and NUL-terminates; the new length.
-#[inline(never)]
 fn append(buf: &mut [u8], len: usize, bytes: &[u8]) -> Result<usize, super::Errno> {
     let end = len + bytes.len();
     let dst = buf.get_mut(len..=end).ok_or(super::Errno::NAMETOOLONG)?;

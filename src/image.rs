@@ -58,7 +58,9 @@ pub fn mount_image(dir: Fd, file: &CStr, target: &CStr, kind: Image, modules: &m
 /// Loads the drivers of `fstype` (from this system's modules: no modprobe helper) and gives
 /// its mount(2) type name.
 pub fn fs_driver(modules: &mut Modules, fstype: FsType) -> PathBuf<16> {
-    let name = PathBuf::from_parts(&[fstype.mount_type().unwrap_or(b"none")]).unwrap_or_default();
+    let mut name = PathBuf::new();
+    // The longest type name, `iso9660`, fits.
+    let _ = name.push(fstype.mount_type().unwrap_or(b"none"));
     modules.load_fs(name.as_bytes());
     name
 }

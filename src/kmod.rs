@@ -57,7 +57,8 @@ impl Modules {
     /// Loads the driver of filesystem `fstype` (its `fs-TYPE` alias) before a mount, so the
     /// kernel finds it registered and need not run a modprobe helper process for it.
     pub fn load_fs(&mut self, fstype: &[u8]) {
-        if let Ok(alias) = PathBuf::<256>::from_parts(&[b"fs-", fstype]) {
+        let mut alias = PathBuf::<256>::new();
+        if alias.push(b"fs-").and_then(|a| a.push(fstype)).is_ok() {
             self.load(alias.as_bytes());
         }
     }
@@ -70,6 +71,8 @@ impl Default for Modules {
 }
 
 impl Index {
+    // Out of line: smaller so (measured: aarch64 -8 B, x86_64 -40 B).
+    #[inline(never)]
     fn open() -> Option<Index> {
         let mut release = [0u8; 65];
         process::kernel_release(&mut release);
@@ -182,7 +185,8 @@ impl<'a> Loader<'a> {
 
 /// finit_module on the file; already loaded (EEXIST) counts as success.
 fn insert(index: &Index, path: &[u8]) -> Result<(), Errno> {
-    let path_z = PathBuf::<256>::from_parts(&[path])?;
+    let mut path_z = PathBuf::<256>::new();
+    path_z.push(path)?;
     let fd = fs::openat(index.dir.fd(), path_z.as_cstr(), O_RDONLY, 0)?;
     let flags = if dep::compression(path).is_some() { MODULE_INIT_COMPRESSED_FILE } else { 0 };
     match finit_module(fd.fd(), c"", flags) {

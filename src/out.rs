@@ -103,14 +103,13 @@ impl Line {
     pub fn new(level: Level) -> Line {
         Line::at(level as u8)
     }
+    /// A line with its prefix: `<L>` for kmsg (stripped for the console) and `rdinit: `.
+    /// Written without a call, the line is built in its caller's place, not copied there.
     fn at(level: u8) -> Line {
-        let mut l = Line { level, buf: [0; LINE_MAX], len: 0 };
-        // "<L>" for kmsg, stripped for the console.
-        l.s(&[b'<', b'0' + level, b'>']).s(b"rdinit: ");
-        if level == Level::Debug as u8 {
-            let now = crate::sys::process::boottime_ms().saturating_sub(START_MS.load(Relaxed));
-            l.s(b"[").n(now).s(b" ms] ");
-        }
+        const PREFIX: &[u8] = b"<0>rdinit: ";
+        let mut l = Line { level, buf: [0; LINE_MAX], len: PREFIX.len() };
+        l.buf[..PREFIX.len()].copy_from_slice(PREFIX);
+        l.buf[1] += level;
         l
     }
     pub fn err() -> Line {
@@ -121,9 +120,6 @@ impl Line {
     }
     pub fn info() -> Line {
         Line::new(Level::Info)
-    }
-    pub fn debug() -> Line {
-        Line::new(Level::Debug)
     }
 
     /// Appends bytes; a long piece (a name, a path) is cut at [`PIECE_MAX`] with `...`, so
@@ -209,7 +205,9 @@ pub fn log(t: ThinCStr, a: &[u8], b: &[u8], n: u64) {
         None => return,
     };
     if level <= SHOW.load(Relaxed) {
-        format(level, t, a, b, n).emit();
+        let mut line = Line::at(level);
+        format(&mut line, t, a, b, n);
+        line.emit();
     }
 }
 
@@ -234,8 +232,11 @@ pub fn log1_n(t: ThinCStr, a: &[u8], n: u64) {
 }
 
 /// The line of [`log`].
-fn format(level: u8, t: &[u8], a: &[u8], b: &[u8], n: u64) -> Line {
-    let mut line = Line::at(level);
+fn format(line: &mut Line, t: &[u8], a: &[u8], b: &[u8], n: u64) {
+    if line.level == Level::Debug as u8 {
+        let now = crate::sys::process::boottime_ms().saturating_sub(START_MS.load(Relaxed));
+        line.s(b"[").n(now).s(b" ms] ");
+    }
     // The strings still to print, in order.
     let (mut a, mut b) = (a, b);
     let mut rest = t.get(3..).unwrap_or(&[]);
@@ -243,9 +244,9 @@ fn format(level: u8, t: &[u8], a: &[u8], b: &[u8], n: u64) -> Line {
         line.s(&rest[..at]);
         match rest.get(at + 1) {
             Some(b's') => {
-                line.s(a);
+                let s = a;
                 (a, b) = (b, b"");
-                &mut line
+                line.s(s)
             }
             Some(b'n') => line.n(n),
             Some(b'e') => line.errno(Errno(n as u16)),
@@ -255,7 +256,6 @@ fn format(level: u8, t: &[u8], a: &[u8], b: &[u8], n: u64) -> Line {
         rest = rest.get(at + 2..).unwrap_or(&[]);
     }
     line.s(rest);
-    line
 }
 
 /// `error!("mount %s on %s: %e", dev, dir; e)`: up to two byte strings, then after `;` one
@@ -310,6 +310,13 @@ mod tests {
 
     fn text(line: &Line) -> &[u8] {
         &line.buf[..line.len]
+    }
+
+    /// The line of a template, as `log` builds it.
+    fn format(level: u8, t: &[u8], a: &[u8], b: &[u8], n: u64) -> Line {
+        let mut line = Line::at(level);
+        super::format(&mut line, t, a, b, n);
+        line
     }
 
     #[test]

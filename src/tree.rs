@@ -37,13 +37,11 @@ pub trait Visitor {
 /// Walks the tree under the directory `src` beside `dst`, `path` holding the source's path
 /// below the top (restored on return); false when the visitor stopped it.
 pub fn walk(src: Fd, dst: Fd, depth: u32, path: &mut TreePath, v: &mut dyn Visitor) -> bool {
-    let mut dir = match Dir::open_at(src, c".") {
-        Ok(d) => d,
-        Err(e) => {
-            v.failed(path.as_bytes(), e);
-            return true;
-        }
-    };
+    let mut dir = Dir::open_at(src, c".");
+    if let Err(e) = dir.opened() {
+        v.failed(path.as_bytes(), e);
+        return true;
+    }
     let len = path.len();
     while let Ok(Some(e)) = dir.next_entry() {
         let name = e.cname();

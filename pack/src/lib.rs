@@ -8,6 +8,7 @@
 //!
 //! [`build`] does the work; the `rdinit-pack` binary is a thin front-end over [`Options`].
 
+pub mod ext2;
 pub mod image;
 pub mod list;
 pub mod modules;
@@ -21,6 +22,16 @@ use anyhow::{bail, Context, Result};
 
 use image::{Counter, Data, Entry, Image, Kind, Priority};
 use modules::{Kernel, Request, Why};
+
+/// What kind of image is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// A newc cpio archive: an initramfs (or CONFIG_INITRAMFS_SOURCE's input).
+    Cpio,
+    /// An ext2 filesystem: a legacy initrd for `root=/dev/ram0`, with rdinit also at
+    /// /sbin/init, where the kernel looks on a root filesystem.
+    Ext2,
+}
 
 /// How the archive is compressed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,6 +202,7 @@ pub struct Options {
     pub emit_list: Option<PathBuf>,
     /// The mtime of every entry.
     pub mtime: u32,
+    pub format: Format,
 }
 
 impl Options {
@@ -209,6 +221,7 @@ impl Options {
             lists: Vec::new(),
             emit_list: None,
             mtime: 0,
+            format: Format::Cpio,
         }
     }
 }
@@ -372,6 +385,13 @@ pub fn build(opts: &Options) -> Result<Report> {
     )?;
     for d in ["/proc", "/sys", "/run", "/root", "/tmp", "/mnt"] {
         img.add(Entry::dir(d, 0o755, layout)?, Priority::Default)?;
+    }
+    if opts.format == Format::Ext2 {
+        // On a root filesystem the kernel runs /sbin/init (rdinit= is the initramfs's).
+        let init = Kind::Symlink {
+            target: "../init".into(),
+        };
+        img.add(Entry::new("/sbin/init", 0o777, init, layout)?, Priority::Default)?;
     }
 
     // Kernel modules.
@@ -706,6 +726,14 @@ struct Sizes {
     compressed: u64,
 }
 
+/// Writes the image in `opts.format` to `out`.
+fn write_body<W: std::io::Write>(img: &Image, opts: &Options, out: W) -> Result<image::Written> {
+    match opts.format {
+        Format::Cpio => img.write_cpio(out, opts.mtime),
+        Format::Ext2 => ext2::write_ext2(img, out),
+    }
+}
+
 /// Writes the archive to a temporary file beside the output and renames it into place.
 fn write_output(img: &Image, opts: &Options, compression: Compression) -> Result<Sizes> {
     let out = &opts.output;
@@ -725,7 +753,7 @@ fn write_output(img: &Image, opts: &Options, compression: Compression) -> Result
         let (written, file) = match compression {
             Compression::None => {
                 let mut file = file;
-                let w = img.write_cpio(&mut file, opts.mtime)?;
+                let w = write_body(img, opts, &mut file)?;
                 (w, file)
             }
             Compression::Gzip => {
@@ -735,7 +763,7 @@ fn write_output(img: &Image, opts: &Options, compression: Compression) -> Result
                 let mut gz = flate2::GzBuilder::new()
                     .mtime(0)
                     .write(file, flate2::Compression::new(level as u32));
-                let w = img.write_cpio(&mut gz, opts.mtime)?;
+                let w = write_body(img, opts, &mut gz)?;
                 (w, gz.finish()?)
             }
             Compression::Zstd => {
@@ -753,7 +781,7 @@ fn write_output(img: &Image, opts: &Options, compression: Compression) -> Result
                 // so images are the same on any machine.
                 let workers = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
                 z.multithread(workers.clamp(1, 8))?;
-                let w = img.write_cpio(&mut z, opts.mtime)?;
+                let w = write_body(img, opts, &mut z)?;
                 (w, z.finish()?)
             }
         };

@@ -4,13 +4,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use rdinit_pack::{build, source_date_epoch, Compression, FileSpec, Options, Preset};
+use rdinit_pack::{build, source_date_epoch, Compression, FileSpec, Format, Options, Preset};
 
 #[derive(Clone, Copy, ValueEnum)]
 enum CompressArg {
     None,
     Gzip,
     Zstd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// a newc cpio archive: an initramfs
+    Cpio,
+    /// an ext2 filesystem: a legacy initrd, booted with root=/dev/ram0 real_root=ROOT
+    Ext2,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -36,6 +44,10 @@ struct Cli {
     /// The rdinit binary to put at /init [default: rdinit beside rdinit-pack]
     #[arg(long, value_name = "PATH")]
     init: Option<PathBuf>,
+
+    /// Image format [default: cpio]
+    #[arg(long, value_enum, value_name = "cpio|ext2", hide_possible_values = true)]
+    format: Option<FormatArg>,
 
     /// Compression [default: from OUTPUT's extension (.gz, .zst), else none]
     #[arg(
@@ -124,6 +136,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     opts.lists = cli.lists;
     opts.emit_list = cli.emit_list;
     opts.mtime = source_date_epoch()?;
+    opts.format = match cli.format {
+        None | Some(FormatArg::Cpio) => Format::Cpio,
+        Some(FormatArg::Ext2) => Format::Ext2,
+    };
 
     let report = build(&opts)?;
 

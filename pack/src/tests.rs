@@ -492,3 +492,37 @@ fn elf_checks() {
         assert!(note.contains("dynamically linked"), "{note}");
     }
 }
+
+/// `debugfs -R REQUEST IMAGE`'s output (e2fsprogs, installed by xtask setup).
+fn debugfs(image: &Path, request: &str) -> String {
+    let out = std::process::Command::new("debugfs")
+        .args(["-R", request])
+        .arg(image)
+        .output()
+        .expect("debugfs (e2fsprogs) runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn ext2_initrd_holds_the_init_at_both_names_and_the_modules() {
+    let f = setup();
+    let mut o = f.opts("initrd.ext2.gz");
+    o.format = Format::Ext2;
+    o.modules = vec!["ext4".into()];
+    build(&o).unwrap();
+    let raw = decompress(&fs::read(f.path("initrd.ext2.gz")).unwrap());
+    // ext2's magic at byte 1080: the kernel's rd_load_image looks for it there.
+    assert_eq!(&raw[1080..1082], &[0x53, 0xef]);
+    let image = f.path("initrd.ext2");
+    fs::write(&image, &raw).unwrap();
+    let fsck = std::process::Command::new("e2fsck").args(["-fn"]).arg(&image).output().unwrap();
+    assert!(fsck.status.success(), "e2fsck: {}", String::from_utf8_lossy(&fsck.stdout));
+    assert_eq!(debugfs(&image, "cat /init").as_bytes(), fs::read(&f.init).unwrap());
+    assert!(debugfs(&image, "stat /sbin/init").contains("Fast link dest: \"../init\""));
+    for dir in ["/dev", "/proc", "/sys", "/run", "/root"] {
+        assert!(debugfs(&image, &format!("stat {dir}")).contains("Type: directory"), "{dir}");
+    }
+    let listing = debugfs(&image, "ls -p /lib/modules/6.1.0-test");
+    assert!(listing.contains("modules.dep"), "{listing}");
+    assert!(debugfs(&image, "stat /init").contains("Mode:  0755"));
+}

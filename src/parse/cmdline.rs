@@ -196,6 +196,9 @@ pub struct BootConfig<'a> {
     pub perch: bool,
     /// Which kernel modules to load (`modules=all`), raw.
     pub modules: Option<&'a [u8]>,
+    /// Legacy initrd: the real root, while `root=` names the RAM disk (genkernel's name).
+    #[cfg(feature = "initrd")]
+    pub real_root: Option<&'a [u8]>,
     bad: [Param<'a>; MAX_BAD],
     bad_len: usize,
 }
@@ -295,11 +298,19 @@ pub fn boot_config(line: &[u8]) -> BootConfig<'_> {
         toram: None,
         perch: false,
         modules: None,
+        #[cfg(feature = "initrd")]
+        real_root: None,
         bad: [NO_PARAM; MAX_BAD],
         bad_len: 0,
     };
     for p in params(line) {
         let v = p.value;
+        // Outside the key table, which the root=-only build shares.
+        #[cfg(feature = "initrd")]
+        if p.key == b"real_root" {
+            c.real_root = v;
+            continue;
+        }
         match key(p.key) {
             Some(Key::Root) => c.root = v,
             Some(Key::RootFsType) => c.rootfstype = v,
@@ -546,6 +557,15 @@ mod tests {
     fn nul_and_nbsp() {
         assert_eq!(toks("a\0b c"), vec![kv("a", None)]);
         assert_eq!(params(b"a\xa0b").count(), 2);
+    }
+
+    #[test]
+    #[cfg(feature = "initrd")]
+    fn real_root_is_kept_apart_from_root() {
+        let c = boot_config(b"root=/dev/ram0 real_root=LABEL=rootfs rw");
+        assert_eq!(c.root, Some(&b"/dev/ram0"[..]));
+        assert_eq!(c.real_root, Some(&b"LABEL=rootfs"[..]));
+        assert_eq!(boot_config(b"root=/dev/vda").real_root, None);
     }
 
     #[test]

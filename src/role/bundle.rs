@@ -162,7 +162,8 @@ impl Activation<'_> {
     /// names the same file in overlayfs's upper directory.
     fn place(&mut self, dst: Fd, name: &CStr) -> Result<(), Errno> {
         let mut digits = [0u8; 20];
-        let fd = PathBuf::<32>::from_parts(&[b"/proc/self/fd/", crate::out::format_u64(dst.0 as u64, &mut digits)])?;
+        let mut fd = PathBuf::<32>::new();
+        fd.push(b"/proc/self/fd/")?.push(crate::out::format_u64(dst.0 as u64, &mut digits))?;
         let dir = fs::readlinkat(Fd::CWD, fd.as_cstr(), &mut self.dir)?;
         self.place.truncate(0);
         // `/` itself reads as `/`: its entries have no directory part.

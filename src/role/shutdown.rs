@@ -247,6 +247,7 @@ pub struct Outcome {
 #[inline(never)]
 pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
     let mut plan = [Node::default(); MAX_MOUNTS];
+    let mut path = Path::new();
     let mut done = Outcome { unmounted: 0, left: 0 };
     // The last pass (after one that changed nothing, or at the pass budget) names what
     // still resists, and detaches it: it leaves the tree now, and its filesystem ends when
@@ -269,7 +270,7 @@ pub fn take_down<O: Ops>(ops: &mut O, buf: &mut [u8]) -> Outcome {
                 if moving && !mountinfo::blocks_parent(plan, i) {
                     continue;
                 }
-                let Some((e, path)) = resolve(text, node) else { continue };
+                let Some(e) = resolve(text, node, &mut path) else { continue };
                 if moving {
                     changed |= ops.move_aside(path.as_cstr(), node.id).is_ok();
                     continue;
@@ -357,17 +358,21 @@ fn read_table<'b>(buf: &'b mut [u8], read: &mut dyn FnMut(&mut [u8]) -> Result<u
     }
 }
 
-/// The mount of a plan node and its unescaped mount point.
-fn resolve<'t>(text: &'t [u8], node: &Node) -> Option<(MountEntry<'t>, Path)> {
+/// The mount of a plan node, its unescaped mount point put in `path` (a buffer the passes
+/// share: a new one in each result would be copied out of it).
+// Out of line: smaller so (measured: aarch64 -16 B, x86_64 -160 B).
+#[inline(never)]
+fn resolve<'t>(text: &'t [u8], node: &Node, path: &mut Path) -> Option<MountEntry<'t>> {
     let e = mountinfo::entry_at(text, node.line)?;
     let mut raw = [0u8; 4096];
-    let Some(path) = mountinfo::unescape(e.mount_point, &mut raw).and_then(|p| Path::from_parts(&[p]).ok()) else {
+    path.truncate(0);
+    let Some(_) = mountinfo::unescape(e.mount_point, &mut raw).and_then(|p| path.push(p).ok()) else {
         // Deeper than any path call reaches: it goes with the mount it sits on, which is
         // detached at the end if this keeps it busy.
         warning!("shutdown: mount point too long to unmount: %s", e.mount_point);
         return None;
     };
-    Some((e, path))
+    Some(e)
 }
 
 /// A filesystem on a device (not tmpfs, proc, overlay...), still writable: the ones whose
@@ -472,7 +477,8 @@ impl Ops for System {
 
     fn move_aside(&mut self, path: &CStr, id: u32) -> Result<(), Errno> {
         let mut digits = [0u8; 20];
-        let target = Path::from_parts(&[b"/aside/", out::format_u64(id.into(), &mut digits)])?;
+        let mut target = PathBuf::<32>::new();
+        target.push(b"/aside/")?.push(out::format_u64(id.into(), &mut digits))?;
         if fs::mkdir(c"/aside", 0o700) == Err(Errno::ROFS) {
             // systemd-shutdown may have remounted the initramfs read-only before the
             // hand-back; it is a tmpfs, so writing to it again risks nothing.

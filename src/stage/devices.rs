@@ -81,11 +81,17 @@ impl Devices {
         self.scan();
     }
 
+    // Out of line: inlined into `stage::boot` it costs aarch64 128 bytes, x86_64 32 (measured).
+    #[inline(never)]
     fn load_present_drivers(&mut self) {
-        let Ok(mut buses) = Dir::open(c"/sys/bus") else { return };
+        let mut buses = Dir::open(c"/sys/bus");
+        let mut dir = PathBuf::<256>::new();
         while let Ok(Some(bus)) = buses.next_entry() {
-            let Ok(dir) = PathBuf::<256>::from_parts(&[b"/sys/bus/", bus.name(), b"/devices"]) else { continue };
-            let Ok(mut devs) = Dir::open(dir.as_cstr()) else { continue };
+            dir.truncate(0);
+            if dir.push(b"/sys/bus/").and_then(|d| d.push(bus.name())).and_then(|d| d.push(b"/devices")).is_err() {
+                continue;
+            }
+            let mut devs = Dir::open(dir.as_cstr());
             while let Ok(Some(dev)) = devs.next_entry() {
                 let mut buf = [0u8; 256];
                 if let Some(alias) = read_sysfs(&[dir.as_bytes(), b"/", dev.name(), b"/modalias"], &mut buf) {
@@ -102,7 +108,7 @@ impl Devices {
 
     /// Adds every block device in /sys/class/block not yet known.
     pub fn scan(&mut self) {
-        let Ok(mut dir) = Dir::open(c"/sys/class/block") else { return };
+        let mut dir = Dir::open(c"/sys/class/block");
         while let Ok(Some(entry)) = dir.next_entry() {
             let mut buf = [0u8; 24];
             let Some(text) = read_sysfs(&[b"/sys/class/block/", entry.name(), b"/dev"], &mut buf) else { continue };
@@ -321,6 +327,8 @@ impl Default for Devices {
 }
 
 /// How long `rootwait` lets a device search take, in milliseconds (`u64::MAX`: forever).
+// Out of line: inlined at its three callers it costs aarch64 56 bytes (measured; x86_64 0).
+#[inline(never)]
 pub fn wait_limit_ms(wait: Wait) -> u64 {
     match wait {
         Wait::Default => DEFAULT_WAIT_S as u64 * 1000,
@@ -339,7 +347,10 @@ pub fn spec_text<'a>(spec: &DeviceSpec<'a>) -> &'a [u8] {
 
 /// The sysfs file `parts` name, without its newline; `None` if it cannot be read.
 fn read_sysfs<'a>(parts: &[&[u8]], buf: &'a mut [u8]) -> Option<&'a [u8]> {
-    let path = PathBuf::<256>::from_parts(parts).ok()?;
+    let mut path = PathBuf::<256>::new();
+    for part in parts {
+        path.push(part).ok()?;
+    }
     let text = fs::read_file(Fd::CWD, path.as_cstr(), buf).ok()?;
     Some(text.strip_suffix(b"\n").unwrap_or(text))
 }
@@ -354,7 +365,9 @@ fn parse_dev(text: &[u8]) -> (u32, u32) {
 
 /// `/dev/NAME` (names are `Text<32>`: it always fits).
 fn dev_path(name: &[u8]) -> PathBuf<256> {
-    PathBuf::from_parts(&[b"/dev/", name]).unwrap_or_default()
+    let mut path = PathBuf::new();
+    let _ = path.push(b"/dev/").and_then(|p| p.push(name));
+    path
 }
 
 /// `/dev/NAME`, opened for reading.
@@ -372,7 +385,8 @@ fn partition_id(name: &[u8], part: &mut PartId) -> Option<()> {
     let mut buf = [0u8; 256];
     let number = crate::parse::cmdline::parse_u32(read_sysfs(&[b"/sys/class/block/", name, b"/partition"], &mut buf)?)?;
     // The sysfs link ends in …/block/vda/vda1: its second-to-last component is the disk.
-    let path = PathBuf::<256>::from_parts(&[b"/sys/class/block/", name]).ok()?;
+    let mut path = PathBuf::<256>::new();
+    path.push(b"/sys/class/block/").and_then(|p| p.push(name)).ok()?;
     let link = fs::readlinkat(Fd::CWD, path.as_cstr(), &mut buf).ok()?;
     let disk = link.rsplit(|&b| b == b'/').nth(1)?;
     part.disk.clear();

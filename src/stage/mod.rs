@@ -1,6 +1,8 @@
 //! The boot, stage by stage, as the kernel's initramfs contract asks.
 pub mod devices;
 pub mod early;
+#[cfg(feature = "initrd")]
+pub mod initrd;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod rescue;
@@ -29,6 +31,11 @@ pub fn boot(args: StartArgs) -> ! {
     // Before anything else is opened: the descriptors the kernel may have left closed.
     out::open_console();
     out::open_kmsg();
+    // A legacy initrd: run from RAM before anything else, so the RAM disk can go later.
+    #[cfg(feature = "initrd")]
+    if initrd::is_ramdisk_root() {
+        initrd::run_from_memory(&args);
+    }
     let mut cmdline_buf = [0u8; early::CMDLINE_MAX];
     let line = early::read_cmdline(&mut cmdline_buf);
     let cfg = cmdline::boot_config(line);
@@ -40,6 +47,10 @@ pub fn boot(args: StartArgs) -> ! {
     // The uevent socket is bound before any driver loads: events before the bind are lost.
     let devices = devices::Devices::new();
     let mut boot = Boot { args, cfg, devices };
+    #[cfg(feature = "initrd")]
+    if initrd::is_ramdisk_root() {
+        initrd::take_real_root(&mut boot);
+    }
     if cfg.modules == Some(b"all") {
         boot.devices.modules.load_all();
     } else {

@@ -56,7 +56,8 @@ pub fn run(boot: &mut Boot) -> Reported {
     }
     line.emit();
     out::stage(b"root mounted");
-    let init = match find_init(&boot.cfg) {
+    let mut init_buf = PathBuf::new();
+    let init = match find_init(&boot.cfg, &mut init_buf) {
         Ok(init) => init,
         Err(r) => {
             // Leave the root unmounted so the rescue shell and a retry start clean.
@@ -64,7 +65,7 @@ pub fn run(boot: &mut Boot) -> Reported {
             return r;
         }
     };
-    switch_and_exec(boot, init.as_cstr())
+    switch_and_exec(boot, init)
 }
 
 /// `root=` names nothing this init can find: it says which forms work. Without udev, /dev
@@ -77,20 +78,24 @@ fn names_no_device(root: &[u8]) -> Reported {
 /// Mounts `dev` on NEW_ROOT with the first type that works.
 fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline::BootConfig, modules: &mut Modules) -> Result<(), Reported> {
     let mut flags = MS_SILENT | if cfg.read_only { MS_RDONLY } else { 0 };
+    let mut data_buf = PathBuf::<512>::new();
     let data = match cfg.rootflags {
-        Some(f) => Some(PathBuf::<512>::from_parts(&[f]).map_err(|e| crate::report(b"rootflags", f, e))?),
+        Some(f) => Some(data_buf.push(f).map_err(|e| crate::report(b"rootflags", f, e))?.as_cstr()),
         None => None,
     };
-    let data = data.as_ref().map(|d| d.as_cstr());
     // Already mounted from an earlier try (the rescue shell returned): start over.
     let _ = mount::umount(NEW_ROOT, mount::MNT_DETACH);
     let _ = fs::mkdir(NEW_ROOT, 0o755);
     // A detected type that cannot be mounted (swap) leaves nothing to try.
     let types = cfg.rootfstype.or(detected.map(|t| t.mount_type().unwrap_or(b""))).unwrap_or(FALLBACK_TYPES);
     let mut last = Errno::NODEV;
+    let mut name = PathBuf::<256>::new();
     loop {
         for t in types.split(|&b| b == b',').filter(|t| !t.is_empty()) {
-            let Ok(name) = PathBuf::<256>::from_parts(&[t]) else { continue };
+            name.truncate(0);
+            if name.push(t).is_err() {
+                continue;
+            }
             modules.load_fs(t);
             match mount::mount(dev, NEW_ROOT, Some(name.as_cstr()), flags, data) {
                 Ok(()) => return Ok(()),
@@ -119,20 +124,21 @@ fn mount_root(dev: &CStr, detected: Option<FsType>, cfg: &crate::parse::cmdline:
 }
 
 /// The init to exec: `init=` or the first of the kernel's default list present in the root.
-fn find_init(cfg: &crate::parse::cmdline::BootConfig) -> Result<PathBuf<256>, Reported> {
+fn find_init<'b>(cfg: &crate::parse::cmdline::BootConfig, buf: &'b mut PathBuf<256>) -> Result<&'b CStr, Reported> {
     let root = fs::open(NEW_ROOT, fs::O_RDONLY | fs::O_DIRECTORY).map_err(|e| crate::report(b"open", NEW_ROOT.to_bytes(), e))?;
-    pick_init(root.fd(), cfg.init)
+    pick_init(root.fd(), cfg.init, buf)
 }
 
-/// `init` if given and executable inside `root`, else the first default that is.
-pub fn pick_init(root: fs::Fd, init: Option<&[u8]>) -> Result<PathBuf<256>, Reported> {
+/// `init` if given and executable inside `root`, else the first default that is. The path
+/// of an `init=` is made in `buf` (empty), where the C string it needs is built in place.
+pub fn pick_init<'b>(root: fs::Fd, init: Option<&[u8]>, buf: &'b mut PathBuf<256>) -> Result<&'b CStr, Reported> {
     if let Some(init) = init {
-        let checked = PathBuf::<256>::from_parts(&[init]).and_then(|path| check_executable(root, path.as_cstr()).map(|()| path));
+        let checked = buf.push(init).and_then(|path| check_executable(root, path.as_cstr()).map(|()| path.as_cstr()));
         return checked.map_err(|e| crate::report(b"init", init, e));
     }
     for &candidate in &DEFAULT_INITS {
         if check_executable(root, candidate).is_ok() {
-            return Ok(PathBuf::from_parts(&[candidate.to_bytes()]).unwrap_or_default());
+            return Ok(candidate);
         }
     }
     error!("no init in the new root (tried /sbin/init /etc/init /bin/init /bin/sh)");

@@ -35,8 +35,12 @@ pub fn past_point_of_no_return() -> bool {
 /// (the new root may be read-only and lack /run). This is the point of no return.
 pub fn move_api_mounts(new_root: &[u8]) {
     PAST_NO_RETURN.store(true, Relaxed);
+    let mut target = PathBuf::<256>::new();
     for src in crate::sys::cstr::packed(MOVED_MOUNTS) {
-        let Ok(target) = PathBuf::<256>::from_parts(&[new_root, src.to_bytes()]) else { continue };
+        target.truncate(0);
+        if target.push(new_root).and_then(|t| t.push(src.to_bytes())).is_err() {
+            continue;
+        }
         if let Err(e) = mount::mount(src, target.as_cstr(), None, MS_MOVE, None) {
             warning!("move %s to %s: %e; detaching it", src.to_bytes(), target.as_bytes(); e);
             // Detaching cannot fail in a way we could act on: the mount is simply not moved.
@@ -63,7 +67,7 @@ pub fn enter_root(new_root: &CStr) -> Result<(), Reported> {
 /// Deletes the old initramfs content below `dir`, staying on `dev` and never following
 /// symlinks. Errors are reported once per directory and skipped: what is left only costs RAM.
 pub fn delete_tree(dir: Fd, dev: u64, depth: u32) {
-    let Ok(mut entries) = Dir::open_at(dir, c".") else { return };
+    let mut entries = Dir::open_at(dir, c".");
     while let Ok(Some(entry)) = entries.next_entry() {
         let name = entry.cname();
         let mut is_dir = entry.kind == FileType::Dir;
@@ -86,28 +90,39 @@ pub fn delete_tree(dir: Fd, dev: u64, depth: u32) {
     }
 }
 
-/// The initramfs before the switch: emptied afterwards through this fd, without leaving
-/// its device.
-pub struct OldRoot {
-    fd: OwnedFd,
-    dev: u64,
+/// What `/` was before the switch, and how it is cleared afterwards.
+pub enum OldRoot {
+    /// The initramfs, emptied through this fd without leaving its device.
+    Initramfs(OwnedFd, u64),
+    /// A legacy initrd's RAM disk: the switch detached it; its memory is handed back.
+    #[cfg(feature = "initrd")]
+    RamDisk,
 }
 
 impl OldRoot {
-    /// Empties the old root, once the new one is `/`.
+    /// Clears the old root, once the new one is `/`.
     pub fn clear(self) {
-        delete_tree(self.fd.fd(), self.dev, 0);
+        match self {
+            OldRoot::Initramfs(fd, dev) => delete_tree(fd.fd(), dev, 0),
+            #[cfg(feature = "initrd")]
+            OldRoot::RamDisk => super::initrd::release_ramdisk(),
+        }
     }
 }
 
-/// Opens the current root before the switch, to empty it afterwards; refuses unless it is
-/// the initramfs, since emptying anything else would destroy a real filesystem.
+/// Opens the current root before the switch, to clear it afterwards; refuses unless it is
+/// the initramfs (or a legacy initrd's RAM disk), since emptying anything else would
+/// destroy a real filesystem.
 pub fn open_old_root() -> Result<OldRoot, Reported> {
+    #[cfg(feature = "initrd")]
+    if super::initrd::is_ramdisk_root() {
+        return Ok(OldRoot::RamDisk);
+    }
     let fd = fs::open(c"/", O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", b"/", e))?;
     if !root_is_initramfs(fd.fd()) {
         error!("refusing to switch: / is not the initramfs (ramfs/tmpfs)");
         return Err(Reported);
     }
     let dev = fs::fstat(fd.fd()).map_err(|e| report(b"stat", b"/", e))?.st_dev;
-    Ok(OldRoot { fd, dev })
+    Ok(OldRoot::Initramfs(fd, dev))
 }

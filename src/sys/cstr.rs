@@ -7,7 +7,8 @@ pub type PathBuf<const N: usize> = PathStore<[u8; N]>;
 
 /// A path in a buffer `B`: `[u8; N]` to own one, `[u8]` (what a `PathBuf<N>` derefs to) to
 /// work on one. The methods are on the `[u8]` form, so the binary carries one body of
-/// each, not one per capacity.
+/// each, not one per capacity. A path is built in place (`new`, then `push`): one made and
+/// returned in a `Result` would be copied out of it, its whole buffer, at each caller.
 #[derive(Clone)]
 pub struct PathStore<B: ?Sized> {
     len: usize,
@@ -17,13 +18,6 @@ pub struct PathStore<B: ?Sized> {
 impl<const N: usize> PathStore<[u8; N]> {
     pub const fn new() -> Self {
         PathStore { len: 0, buf: [0; N] }
-    }
-
-    /// A path made of `parts` concatenated.
-    pub fn from_parts(parts: &[&[u8]]) -> Result<Self, super::Errno> {
-        let mut p = Self::new();
-        p.len = append_all(&mut p.buf, parts)?;
-        Ok(p)
     }
 }
 
@@ -77,15 +71,6 @@ impl<const N: usize> Default for PathBuf<N> {
     }
 }
 
-#[inline(never)]
-fn append_all(buf: &mut [u8], parts: &[&[u8]]) -> Result<usize, super::Errno> {
-    let mut len = 0;
-    for part in parts {
-        len = append(buf, len, part)?;
-    }
-    Ok(len)
-}
-
 /// `push` always writes the terminator at `len`.
 fn as_cstr(buf: &[u8], len: usize) -> &CStr {
     until_nul(buf.get(..=len).unwrap_or(&[]))
@@ -126,7 +111,6 @@ pub fn until_nul(bytes: &[u8]) -> &CStr {
 }
 
 /// Copies `bytes` into `buf` at `len` and NUL-terminates; the new length.
-#[inline(never)]
 fn append(buf: &mut [u8], len: usize, bytes: &[u8]) -> Result<usize, super::Errno> {
     let end = len + bytes.len();
     let dst = buf.get_mut(len..=end).ok_or(super::Errno::NAMETOOLONG)?;

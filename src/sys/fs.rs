@@ -271,6 +271,12 @@ pub fn copy_bytes(to: Fd, from: Fd, size: u64) -> Result<u64, Errno> {
     Ok(done)
 }
 
+/// `memfd_create(2)`: an anonymous file in RAM, close-on-exec.
+pub fn memfd_create(name: &CStr) -> Result<OwnedFd, Errno> {
+    // SAFETY: `name` is NUL-terminated.
+    ret(unsafe { syscall2(nr::__NR_memfd_create as usize, name.as_ptr() as usize, g::MFD_CLOEXEC as usize) }).map(OwnedFd::from_raw)
+}
+
 /// `sync(2)`: cannot fail.
 pub fn sync() {
     // SAFETY: no arguments.
@@ -334,25 +340,30 @@ impl DirEntry<'_> {
 }
 
 /// Reads a directory with `getdents64(2)`, skipping `.` and `..`.
+///
+/// Opening gives a `Dir` even when it fails: the first `next_entry` then returns the
+/// error. Most callers treat both the same (nothing to read), and a `Dir` returned as such
+/// is built in its caller's place, where a `Result<Dir, _>` would be copied out (2 KiB).
 pub struct Dir {
-    fd: OwnedFd,
+    /// The open directory, or why it could not be opened.
+    fd: Result<OwnedFd, Errno>,
     buf: [u8; 2048],
     pos: usize,
     len: usize,
 }
 
 impl Dir {
-    pub fn open_at(dir: Fd, path: &CStr) -> Result<Dir, Errno> {
-        let fd = openat(dir, path, O_RDONLY | O_DIRECTORY, 0)?;
-        Ok(Dir { fd, buf: [0; 2048], pos: 0, len: 0 })
+    pub fn open_at(dir: Fd, path: &CStr) -> Dir {
+        Dir { fd: openat(dir, path, O_RDONLY | O_DIRECTORY, 0), buf: [0; 2048], pos: 0, len: 0 }
     }
 
-    pub fn open(path: &CStr) -> Result<Dir, Errno> {
+    pub fn open(path: &CStr) -> Dir {
         Self::open_at(Fd::CWD, path)
     }
 
-    pub fn fd(&self) -> Fd {
-        self.fd.fd()
+    /// Whether the directory could be opened, else why not.
+    pub fn opened(&self) -> Result<(), Errno> {
+        self.fd.as_ref().map(drop).map_err(|e| *e)
     }
 
     /// The next entry, `Ok(None)` at the end.
@@ -362,9 +373,8 @@ impl Dir {
         let (kind, name_at, end) = loop {
             if self.pos >= self.len {
                 // SAFETY: the kernel writes at most `buf.len()` bytes of dirents.
-                let r = unsafe {
-                    syscall3(nr::__NR_getdents64 as usize, self.fd.fd().raw(), self.buf.as_mut_ptr() as usize, self.buf.len())
-                };
+                let fd = self.fd.as_ref().map_err(|e| *e)?.fd();
+                let r = unsafe { syscall3(nr::__NR_getdents64 as usize, fd.raw(), self.buf.as_mut_ptr() as usize, self.buf.len()) };
                 self.len = ret(r)?;
                 self.pos = 0;
                 if self.len == 0 {
@@ -402,13 +412,18 @@ impl Dir {
 /// for the process and loop device scans of the shutdown and `bundle` roles.
 #[inline(never)]
 pub fn for_each_opened(dir: &CStr, keep: fn(&[u8]) -> bool, into: &[u8], f: &mut dyn FnMut(&CStr, Fd)) {
-    let Ok(mut dir) = Dir::open(dir) else { return };
+    let mut dir = Dir::open(dir);
+    // `into` (a short constant) and a file name (at most 255 bytes) fit.
+    let mut path = super::PathBuf::<512>::new();
     while let Ok(Some(e)) = dir.next_entry() {
         let name = e.name();
         if !keep(name) {
             continue;
         }
-        let Ok(path) = super::PathBuf::<4096>::from_parts(&[into, name]) else { continue };
+        path.truncate(0);
+        if path.push(into).and_then(|p| p.push(name)).is_err() {
+            continue;
+        }
         if let Ok(fd) = open(path.as_cstr(), O_RDONLY) {
             f(e.cname(), fd.fd());
         }
@@ -439,7 +454,8 @@ impl Mapping {
         let fd = openat(dir, path, O_RDONLY, 0)?;
         let len = fstat(fd.fd())?.st_size as usize;
         if len == 0 {
-            return Ok(Mapping { ptr: 0, len: 0 });
+            // Nothing to map: an empty slice's aligned, non-null address.
+            return Ok(Mapping { ptr: core::ptr::NonNull::<u8>::dangling().as_ptr() as usize, len: 0 });
         }
         // SAFETY: a fresh private read-only mapping aliases no Rust memory.
         let r = unsafe {
@@ -450,10 +466,8 @@ impl Mapping {
     }
 
     pub fn bytes(&self) -> &[u8] {
-        if self.len == 0 {
-            return &[];
-        }
-        // SAFETY: the mapping is `len` readable bytes, alive until drop.
+        // SAFETY: the mapping is `len` readable bytes, alive until drop (or, with `len` 0,
+        // the non-null address an empty slice needs).
         unsafe { core::slice::from_raw_parts(self.ptr as *const u8, self.len) }
     }
 }

@@ -60,8 +60,10 @@ const FAULT_HOOK_MARKER: &[u8] = b"rdinit-test-loop-fail";
 fn fault_hook(backing: Fd, info: &mut l::loop_info64) -> bool {
     let mut digits = [0u8; 20];
     let mut name = [0u8; 256];
-    let fd_path = PathBuf::<40>::from_parts(&[b"/proc/self/fd/", super::cstr::format_u64(backing.0 as u64, &mut digits)]);
+    let mut fd_path = PathBuf::<40>::new();
     let fail = fd_path
+        .push(b"/proc/self/fd/")
+        .and_then(|p| p.push(super::cstr::format_u64(backing.0 as u64, &mut digits)))
         .and_then(|p| super::fs::readlinkat(Fd::CWD, p.as_cstr(), &mut name))
         .is_ok_and(|n| n.windows(FAULT_HOOK_MARKER.len()).any(|w| w == FAULT_HOOK_MARKER));
     if fail {

@@ -13,6 +13,8 @@ use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 mod arch;
 
 mod abi;
+#[cfg(feature = "initrd")]
+pub mod blockdev;
 pub mod cstr;
 pub mod errno;
 pub mod fd;

@@ -57,7 +57,8 @@ pub fn make_private() {
 /// Is `path` a mount point distinct from its parent directory?
 pub fn is_mount_point(path: &CStr) -> Result<bool, Errno> {
     let st = super::fs::stat(path)?;
-    let parent = super::PathBuf::<256>::from_parts(&[path.to_bytes(), b"/.."])?;
+    let mut parent = super::PathBuf::<256>::new();
+    parent.push(path.to_bytes())?.push(b"/..")?;
     let up = super::fs::stat(parent.as_cstr())?;
     Ok(st.st_dev != up.st_dev || st.st_ino == up.st_ino)
 }

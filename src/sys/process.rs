@@ -19,6 +19,19 @@ pub fn execve(path: &CStr, argv: *const *const u8, envp: *const *const u8) -> Er
     }
 }
 
+/// `execveat(fd, "", argv, envp, AT_EMPTY_PATH)`: runs the program open at `fd` (a memfd
+/// copy of this one); returns only on failure.
+pub fn execve_fd(fd: super::Fd, argv: *const *const u8, envp: *const *const u8) -> Errno {
+    // SAFETY: as for execve; the empty path is a NUL-terminated literal.
+    let r = unsafe {
+        super::syscall5(nr::__NR_execveat as usize, fd.raw(), c"".as_ptr() as usize, argv as usize, envp as usize, g::AT_EMPTY_PATH as usize)
+    };
+    match ret(r) {
+        Err(e) => e,
+        Ok(_) => Errno::INVAL,
+    }
+}
+
 /// `exit_group(2)` (never used by PID 1: only by children).
 pub fn exit(code: i32) -> ! {
     // SAFETY: ends the process.

@@ -44,6 +44,11 @@ impl StartArgs {
         }
     }
 
+    /// The kernel's own NULL-terminated argv array, to pass on unchanged.
+    pub fn argv(&self) -> *const *const u8 {
+        self.argv
+    }
+
     pub fn envp(&self) -> *const *const u8 {
         self.envp
     }

@@ -170,6 +170,12 @@ impl Arch {
     }
 }
 
+/// LLVM settings for the init's final crate (where fat LTO generates all the code), for
+/// size: the machine outliner, which folds repeated instruction sequences into shared
+/// functions (on by default for aarch64, armv7 and riscv64 at opt-level "z", not for
+/// x86_64), and switches as compare chains up to 8 cases rather than jump tables.
+pub const SIZE_FLAGS: [&str; 4] = ["-C", "llvm-args=-enable-machine-outliner=always", "-C", "llvm-args=-min-jump-table-entries=8"];
+
 /// The init's cargo command for `arch`: `cargo rustc` as README.md builds it (the static
 /// relocation model for the final crate only, where fat LTO generates all the code), with
 /// the cross toolchain for the other architectures.
@@ -204,7 +210,7 @@ pub fn init_build_command(arch: Arch, features: Features, target_dir: &std::path
             cmd.args(["--features", "fault-hooks"]);
         }
     }
-    cmd.args(["--", "-C", "relocation-model=static"]);
+    cmd.args(["--", "-C", "relocation-model=static"]).args(SIZE_FLAGS);
     // Settings of an enclosing `cargo test` that must not leak into this build.
     cmd.current_dir(workspace())
         .env_remove("CARGO_TARGET_DIR")

@@ -25,9 +25,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// Debian's kernel source package, and the suite it comes from: trixie's 6.12, the current
-/// stable, whose RAM disk driver frees a discarded disk (what the legacy initrd boot of
-/// branch `initrd-next` needs to give its memory back; bookworm's 6.1 cannot).
+/// Debian's kernel source package, and the suite it comes from: trixie's 6.12, whose RAM
+/// disk driver frees a discarded disk (the legacy initrd boot gives its memory back that
+/// way; bookworm's 6.1 cannot).
 pub const SOURCE_PACKAGE: &str = "linux-source-6.12";
 pub const SOURCE_SUITE: &str = "trixie";
 

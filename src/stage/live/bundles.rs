@@ -181,7 +181,7 @@ fn order(a: (Place, &[u8]), b: (Place, &[u8])) -> Ordering {
 /// `load=`/`noload=`.
 /// (`dyn`: one body for its two callers.)
 fn each_wanted(data: Fd, place: Place, load: Option<&[u8]>, noload: Option<&[u8]>, f: &mut dyn FnMut(&[u8])) {
-    let Ok(mut dir) = Dir::open_at(data, place.dir()) else { return };
+    let mut dir = Dir::open_at(data, place.dir());
     while let Ok(Some(e)) = dir.next_entry() {
         let name = e.name();
         if !name.ends_with(b".sb") || e.kind == FileType::Dir {
@@ -200,7 +200,7 @@ fn each_wanted(data: Fd, place: Place, load: Option<&[u8]>, noload: Option<&[u8]
 
 /// Undoes [`mount_bundles`]: every mount under `bundles/`.
 pub(super) fn undo() {
-    let Ok(mut dir) = Dir::open(c"bundles") else { return };
+    let mut dir = Dir::open(c"bundles");
     let mut target = Path::new();
     while let Ok(Some(e)) = dir.next_entry() {
         if set_path(&mut target, &[b"bundles/", e.name()]).is_ok() {
@@ -211,6 +211,8 @@ pub(super) fn undo() {
 
 /// Mounts each bundle at bundles/NAME with a numbered link l/N to it; returns how many are
 /// mounted (failures are skipped and named; past overlayfs's limit, refused and named).
+// Out of line: inlined into `assemble` it costs aarch64 72 bytes (measured; x86_64 0).
+#[inline(never)]
 pub(super) fn mount_bundles(source: Fd, bundles: &Bundles, modules: &mut Modules) -> usize {
     let mut mounted = 0;
     let (mut file, mut target) = (Path::new(), Path::new());

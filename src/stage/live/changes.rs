@@ -47,8 +47,6 @@ pub(super) fn setup_changes(boot: &mut Boot, data: &[u8]) -> bool {
 
 /// Mounts the persistent changes at `changes` and tells whether they are on the data device,
 /// or says why not.
-// Out of line: the init is smaller so (measured).
-#[inline(never)]
 pub(super) fn persistent_changes(boot: &mut Boot, data: &[u8], spec: &[u8]) -> Result<bool, &'static [u8]> {
     // `any`, not `contains`: that brings core's word-at-a-time memchr (180 bytes).
     let located = if spec.starts_with(b"/") || spec.iter().any(|&b| b == b'=') {

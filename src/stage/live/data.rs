@@ -83,7 +83,7 @@ pub(super) fn find_data(boot: &mut Boot, dir_name: &[u8], data: &mut Path) -> Re
     }
     // What each device is: "NAME " or "NAME FSTYPE label=LABEL: " (the parts are short).
     let mut what = Path::new();
-    for (dev, verdict) in boot.devices.list.iter().zip(verdicts) {
+    for (dev, &verdict) in boot.devices.list.iter().zip(&verdicts) {
         let name = dev.name.as_bytes();
         if name.starts_with(b"loop") || name.starts_with(b"ram") {
             continue;
@@ -168,7 +168,7 @@ pub(super) fn data_dir(dir: &mut Path) -> Result<(), Verdict> {
 
 /// Does `dir` hold at least one `*.sb`?
 pub(super) fn has_bundle_files(dir: &CStr) -> bool {
-    let Ok(mut d) = Dir::open(dir) else { return false };
+    let mut d = Dir::open(dir);
     while let Ok(Some(e)) = d.next_entry() {
         if e.name().ends_with(b".sb") {
             return true;

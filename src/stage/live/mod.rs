@@ -130,9 +130,10 @@ fn assemble(boot: &mut Boot) -> Result<Reported, Reported> {
         }
     }
     let root = fs::open(c"union", O_RDONLY | O_DIRECTORY).map_err(|e| report(b"open", b"union", e))?;
-    let init = root::pick_init(root.fd(), cfg.init)?;
+    let mut init_buf = PathBuf::new();
+    let init = root::pick_init(root.fd(), cfg.init, &mut init_buf)?;
     drop(root);
-    switch_live(boot, init.as_cstr())
+    switch_live(boot, init)
 }
 
 /// Enters the directory `dir`, reporting failure.

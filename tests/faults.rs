@@ -31,14 +31,7 @@ const FAULT_INIT: &str = include_str!("guest/fault-init");
 
 /// The base bundle: busybox, the fault init as /sbin/init, its marker.
 fn fault_bundle() -> PathBuf {
-    let mut t = RootTree::new("fault-core")
-        .busybox(true)
-        .file("sbin/init", FAULT_INIT, 0o755)
-        .file("markers/01-fault", "01-fault\n", 0o644);
-    for d in ["dev", "proc", "sys", "run", "tmp", "root", "mnt", "var", "usr", "etc"] {
-        t = t.dir(d);
-    }
-    squashfs(&t.build())
+    squashfs(&lf::base_tree("fault-core", FAULT_INIT, "01-fault").build())
 }
 
 /// A bundle of 256 KiB of incompressible data (`/var/noise`) and its marker.

@@ -37,14 +37,7 @@ fn initrd() -> PathBuf {
 
 /// The base bundle: busybox, the hooks init as /sbin/init, its marker.
 fn hooks_bundle() -> PathBuf {
-    let mut t = RootTree::new("hooks-core")
-        .busybox(true)
-        .file("sbin/init", HOOKS_INIT, 0o755)
-        .file("markers/01-hooks", "01-hooks\n", 0o644);
-    for d in ["dev", "proc", "sys", "run", "tmp", "root", "mnt", "var", "usr", "etc"] {
-        t = t.dir(d);
-    }
-    squashfs(&t.build())
+    squashfs(&lf::base_tree("hooks-core", HOOKS_INIT, "01-hooks").build())
 }
 
 fn read(p: &Path) -> Vec<u8> {

@@ -38,17 +38,22 @@ pub fn initrd_busybox() -> PathBuf {
 // ---------------------------------------------------------------------------------------
 // Bundles
 
-/// The base bundle: busybox, the live probe init, the usual directories, its marker and
+/// The tree of a base bundle: busybox, `init` as /sbin/init, `/markers/<marker>`, and the
+/// usual top directories.
+pub fn base_tree(name: &str, init: &str, marker: &str) -> RootTree {
+    let tree = RootTree::new(name)
+        .busybox(true)
+        .file("sbin/init", init, 0o755)
+        .file(&format!("markers/{marker}"), format!("{marker}\n"), 0o644);
+    ["dev", "proc", "sys", "run", "tmp", "root", "mnt", "var", "usr", "etc"]
+        .iter()
+        .fold(tree, |t, d| t.dir(d))
+}
+
+/// The base bundle: [`base_tree`] with the live probe init, marker `01-core`, and
 /// `/etc/override` = `01-core` (squashfs, 128 KiB blocks).
 pub fn core_bundle() -> PathBuf {
-    let tree = RootTree::new("live-core")
-        .busybox(true)
-        .file("sbin/init", LIVE_INIT, 0o755)
-        .file("markers/01-core", "01-core\n", 0o644)
-        .file("etc/override", "01-core\n", 0o644);
-    let tree = ["dev", "proc", "sys", "run", "tmp", "root", "mnt", "var", "usr", "etc"]
-        .iter()
-        .fold(tree, |t, d| t.dir(d));
+    let tree = base_tree("live-core", LIVE_INIT, "01-core").file("etc/override", "01-core\n", 0o644);
     squashfs_with(&tree.build(), &["-comp", "zstd", "-b", "128K"])
 }
 
